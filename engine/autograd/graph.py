@@ -1,0 +1,185 @@
+"""Graph nodes.
+
+Every differentiable op creates one ``Node`` subclass instance named as PyTorch names its
+grad_fn (``MulBackward0``).  A node knows where the gradient of each input goes
+(``next_functions``: ``(node, output_nr)`` or ``(None, 0)``), the shape and dtype each input
+gradient must have, and the tensors its backward formula needs (saved with their version so
+that an in-place change is caught).  ``AccumulateGrad`` ends every path at a leaf.
+"""
+import itertools
+import weakref
+
+_seq = itertools.count()
+
+FREED_MSG = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward."
+)
+
+
+class Node:
+    """A backward function.  Subclasses implement ``backward(*grads) -> tuple``."""
+
+    __slots__ = ("next_functions", "_meta", "_seq", "_saved", "_versions", "_freed",
+                 "_pre_hooks", "_hooks", "_retain", "_obs", "__weakref__", "__dict__")
+    n_outputs = 1
+    # Readable local derivative rules, shown by the playground while stepping.
+    formula = None
+
+    def __init__(self):
+        self._seq = next(_seq)
+        self._saved = None
+        self._freed = False
+        self._pre_hooks = None
+        self._hooks = None
+        self._retain = None
+        self._obs = None
+
+    # -- metadata ---------------------------------------------------------------------------
+    def name(self):
+        return type(self).__name__
+
+    def _sequence_nr(self):
+        return self._seq
+
+    @property
+    def needs_input_grad(self):
+        return tuple(f is not None for f, _ in self.next_functions)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
+
+    # -- saved tensors ----------------------------------------------------------------------
+    def save(self, *tensors):
+        self._saved = tensors
+        self._versions = tuple(t._version.v if t is not None else 0 for t in tensors)
+
+    def saved(self):
+        if self._freed:
+            raise RuntimeError(FREED_MSG)
+        ts = self._saved
+        for t, v in zip(ts, self._versions):
+            if t is not None and t._version.v != v:
+                raise RuntimeError(_version_msg(t, v))
+        return ts
+
+    @property
+    def saved_tensors(self):
+        return self.saved()
+
+    def release(self):
+        if self._saved is not None:
+            self._saved = None
+            self._freed = True
+        self._release_extra()
+
+    def _release_extra(self):
+        pass
+
+    # -- hooks ------------------------------------------------------------------------------
+    def register_hook(self, fn):
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(fn)
+        return _Handle(self._hooks, fn)
+
+    def register_prehook(self, fn):
+        return self._add_pre_hook(None, fn)
+
+    def _add_pre_hook(self, output_nr, fn):
+        if self._pre_hooks is None:
+            self._pre_hooks = []
+        entry = (output_nr, fn)
+        self._pre_hooks.append(entry)
+        return _Handle(self._pre_hooks, entry)
+
+    def backward(self, *grads):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __call__(self, *grads):
+        return self.backward(*grads)
+
+
+class _Handle:
+    """Removable handle, as returned by ``register_hook``."""
+
+    __slots__ = ("_list", "_item")
+
+    def __init__(self, lst, item):
+        self._list, self._item = lst, item
+
+    def remove(self):
+        try:
+            self._list.remove(self._item)
+        except ValueError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+class AccumulateGrad(Node):
+    """Sink of a leaf tensor: adds the incoming gradient into ``variable.grad``."""
+
+    __slots__ = ("variable", "_post_hooks")
+
+    def __init__(self, variable):
+        super().__init__()
+        self._seq = float("inf")  # runs as soon as it is ready, as in PyTorch
+        self.variable = variable
+        self.next_functions = ()
+        self._meta = ((variable.shape, variable.dtype),)
+        self._post_hooks = None
+
+    def accumulate(self, grad, create_graph):
+        var = self.variable
+        old = var.grad
+        if old is None:
+            var.grad = grad if create_graph else grad._detached_copy()
+        elif create_graph:
+            var.grad = old + grad
+        else:
+            old._iadd_data(grad)
+        if self._post_hooks:
+            for h in self._post_hooks:
+                h(var)
+
+
+def _tensor_type_name(t):
+    prefix = "torch.cuda." if t.device.type == "cuda" else "torch."
+    return prefix + _TYPE_NAMES[t.dtype.name]
+
+
+_TYPE_NAMES = {
+    "float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor", "int64": "LongTensor",
+    "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
+    "bool": "BoolTensor",
+}
+
+
+def _version_msg(t, expected):
+    shape = ", ".join(str(s) for s in t.shape)
+    where = ""
+    if t.grad_fn is not None:
+        where = f", which is output {t._output_nr} of {t.grad_fn.name()},"
+    return (
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: [{_tensor_type_name(t)} [{shape}]]{where} is at version {t._version.v}; expected "
+        f"version {expected} instead. Hint: enable anomaly detection to find the operation that failed "
+        "to compute its gradient, with torch.autograd.set_detect_anomaly(True)."
+    )
+
+
+def grad_accumulator(t):
+    """The (cached) AccumulateGrad node of a leaf that requires grad."""
+    ref = t._accum
+    node = ref() if ref is not None else None
+    if node is None:
+        node = AccumulateGrad(t)
+        t._accum = weakref.ref(node)
+    return node
