@@ -35,7 +35,7 @@ _np_to_dtype = _dt._from_np
 Number = numbers.Number
 
 __all__ = ["Node", "Tensor", "record", "record_multi", "needs_grad", "promote", "as_tensor_arg",
-           "xp_of", "check_same_device", "inplace", "make_view", "dtype_of_np", "float_result_dtype"]
+           "xp_of", "check_same_device", "broadcast_error", "inplace", "make_view", "dtype_of_np", "float_result_dtype"]
 
 
 def xp_of(a):
@@ -177,6 +177,21 @@ def promote(a, b):
     if tb is not float and tb is not int and tb is not bool:
         b = b.item() if hasattr(b, "item") else b
     return ad, b
+
+
+def broadcast_error(shape_a, shape_b):
+    """PyTorch's RuntimeError for shapes that do not broadcast (the first clash from the right)."""
+    na, nb = len(shape_a), len(shape_b)
+    n = max(na, nb)
+    for i in range(1, n + 1):
+        sa = shape_a[-i] if i <= na else 1
+        sb = shape_b[-i] if i <= nb else 1
+        if sa != sb and sa != 1 and sb != 1:
+            return RuntimeError(
+                f"The size of tensor a ({sa}) must match the size of tensor b ({sb}) at non-singleton "
+                f"dimension {n - i}"
+            )
+    return RuntimeError(f"shapes {list(shape_a)} and {list(shape_b)} cannot be broadcast")
 
 
 def float_result_dtype(np_dtype):

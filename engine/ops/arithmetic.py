@@ -4,7 +4,7 @@ Each backward formula is one line of Tensor ops; broadcasting is undone by the e
 """
 import numpy as np
 
-from ._util import (Node, Tensor, as_tensor_arg, float_result_dtype, inplace, needs_grad, promote, record,
+from ._util import (Node, Tensor, as_tensor_arg, broadcast_error, float_result_dtype, inplace, needs_grad, promote, record,
                     xp_of)
 
 
@@ -157,7 +157,10 @@ def add(input, other, *, alpha=1, out=None):
     ad, bd = promote(input, other)
     if alpha != 1:
         bd = bd * alpha
-    r = Tensor._make(ad + bd)
+    try:
+        r = Tensor._make(ad + bd)
+    except ValueError:
+        raise broadcast_error(ad.shape, bd.shape) from None
     if needs_grad(input, other if isinstance(other, Tensor) else None):
         record(AddBackward0(alpha), (input, other if isinstance(other, Tensor) else None), r)
     return _out(r, out)
@@ -173,7 +176,10 @@ def sub(input, other, *, alpha=1, out=None):
     ad, bd = promote(input, other)
     if alpha != 1:
         bd = bd * alpha
-    r = Tensor._make(ad - bd)
+    try:
+        r = Tensor._make(ad - bd)
+    except ValueError:
+        raise broadcast_error(ad.shape, bd.shape) from None
     if needs_grad(input, other if isinstance(other, Tensor) else None):
         record(SubBackward0(alpha), (input, other if isinstance(other, Tensor) else None), r)
     return _out(r, out)
@@ -193,7 +199,10 @@ def rsub(input, other, alpha=1):
 def mul(input, other, *, out=None):
     input = _lhs(input, other)
     ad, bd = promote(input, other)
-    r = Tensor._make(ad * bd)
+    try:
+        r = Tensor._make(ad * bd)
+    except ValueError:
+        raise broadcast_error(ad.shape, bd.shape) from None
     if isinstance(other, Tensor):
         if needs_grad(input, other):
             node = MulBackward0()
@@ -225,7 +234,10 @@ def div(input, other, *, rounding_mode=None, out=None):
         if isinstance(other, Tensor):
             bd = bd.astype(fd)
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = Tensor._make(ad / bd)
+        try:
+            r = Tensor._make(ad / bd)
+        except ValueError:
+            raise broadcast_error(ad.shape, bd.shape) from None
     if isinstance(other, Tensor):
         if needs_grad(input, other):
             node = DivBackward0()
@@ -296,10 +308,13 @@ class NotImplementedBackward(Node):
         self.op = op
 
     def name(self):
-        return "NotImplemented"
+        return "torch::autograd::NotImplemented"
 
     def backward(self, *grads):
         raise RuntimeError(f"derivative for aten::{self.op} is not implemented")
+
+
+NotImplementedBackward.__name__ = NotImplementedBackward.__qualname__ = "NotImplemented"
 
 
 class RemainderBackward0(Node):
