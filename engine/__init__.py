@@ -77,3 +77,4 @@ ShortTensor = _legacy_type("ShortTensor", int16)
 CharTensor = _legacy_type("CharTensor", int8)
 ByteTensor = _legacy_type("ByteTensor", uint8)
 BoolTensor = _legacy_type("BoolTensor", bool)
+from ._tensor_str import set_printoptions  # noqa: E402,F401

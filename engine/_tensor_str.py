@@ -6,7 +6,7 @@ The layout rules (observed from PyTorch):
   at the finite, non-zero values: if all are integers they print as ``1.``; scientific notation
   is chosen when max/min of their magnitudes exceeds 1000, the largest exceeds 1e8, or (for
   non-integers) the smallest is below 1e-4.  ``sci_mode`` in the print options overrides the
-  choice (the width is still the one measured for the automatic choice).
+  choice before the width is measured.
 * When ``numel > threshold`` the tensor is summarized: every dimension longer than
   ``2 * edgeitems`` keeps only its first and last ``edgeitems`` entries, and the formatter is
   built from that reduced data only -- large tensors are never formatted in full.
@@ -114,22 +114,18 @@ def _format_elements(a, floating):
     if nz.size:
         mag = np.abs(nz)
         lo, hi = float(mag.min()), float(mag.max())
-        nz_list = nz.tolist()
         int_mode = bool(np.all(np.ceil(nz) == nz))
-        if int_mode:
-            if hi / lo > 1000.0 or hi > 1.0e8:
-                sci = True
-                width = max(len(f"{v:.{prec}e}") for v in nz_list)
-            else:
-                width = max(len(f"{v:.0f}") for v in nz_list) + 1
+        sci = hi / lo > 1000.0 or hi > 1.0e8 or (not int_mode and lo < 1.0e-4)
+        if PRINT_OPTS.sci_mode is not None:
+            sci = PRINT_OPTS.sci_mode
+        nz_list = nz.tolist()
+        if sci:
+            width = max(len(f"{v:.{prec}e}") for v in nz_list)
+        elif int_mode:
+            width = max(len(f"{v:.0f}") for v in nz_list) + 1
         else:
-            if hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4:
-                sci = True
-                width = max(len(f"{v:.{prec}e}") for v in nz_list)
-            else:
-                width = max(len(f"{v:.{prec}f}") for v in nz_list)
-    if PRINT_OPTS.sci_mode is not None:
-        sci = PRINT_OPTS.sci_mode
+            width = max(len(f"{v:.{prec}f}") for v in nz_list)
+    # with no finite non-zero value PyTorch keeps the plain integer style, whatever sci_mode says
 
     values = vals.tolist()
     if sci:

@@ -193,15 +193,17 @@ OPTIONS = [
     dict(sci_mode=False),
     dict(profile="short", precision=6, sci_mode=True),
 ]
-OPTION_DATA = ["normal_2d", "sci_ratio", "intvals", "int64_neg", "wide_1d", "big_1d", "big_2d_narrow", "big_3d",
+OPTION_DATA = ["zeros", "neg_zero", "nan_only", "scalar_nan", "normal_2d", "sci_ratio", "intvals", "int64_neg", "wide_1d", "big_1d", "big_2d_narrow", "big_3d",
                "nan_inf", "scalar", "scalar_int", "empty_2d", "bool_2d", "int_too_large", "normal_4d"]
 
 
-@pytest.mark.parametrize("opts", OPTIONS, ids=[str(o) for o in OPTIONS])
-@pytest.mark.parametrize("name", OPTION_DATA)
+# The 'full' profile prints every element: pair it only with tensors small enough to stay fast.
+OPTION_CASES = [(o, n) for o in OPTIONS for n in OPTION_DATA
+                if not (o.get("profile") == "full" and DATA[n].size > 3000)]
+
+
+@pytest.mark.parametrize("opts,name", OPTION_CASES, ids=[f"{o}-{n}" for o, n in OPTION_CASES])
 def test_repr_printoptions(opts, name):
-    if opts.get("profile") == "full" and DATA[name].size > 3000:
-        pytest.skip("full profile prints every element; keep the suite fast")
     torch.set_printoptions(**opts)
     engine_set_printoptions(**opts)
     t, e = _pair(DATA[name])
@@ -216,6 +218,13 @@ def test_printoptions_with_grad():
     e.requires_grad_(True)
     assert repr(e) == repr(t)
     assert repr(e.sum()) == repr(t.sum())
+
+
+def test_public_export():
+    engine.set_printoptions(precision=2)
+    torch.set_printoptions(precision=2)
+    t, e = _pair(DATA["normal_2d"])
+    assert repr(e) == repr(t)
 
 
 def test_get_printoptions_matches():
