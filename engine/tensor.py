@@ -42,12 +42,31 @@ class Size(tuple):
 
 
 class _Version:
-    """Version counter, shared between a tensor and its views."""
+    """Version counter, shared between a tensor and its views (``Tensor._vc``)."""
 
     __slots__ = ("v",)
 
     def __init__(self):
         self.v = 0
+
+
+class _VersionValue(int):
+    """What ``tensor._version`` returns: the version as an int, as in PyTorch.  ``.v`` reads and
+    writes the shared counter, so older code doing ``t._version.v += 1`` keeps working."""
+
+    @property
+    def v(self):
+        return self._c.v
+
+    @v.setter
+    def v(self, value):
+        self._c.v = value
+
+
+def _version_value(c):
+    r = _VersionValue(c.v)
+    r._c = c
+    return r
 
 
 def _as_array(data):
@@ -59,7 +78,7 @@ def _as_array(data):
 
 
 class Tensor:
-    __slots__ = ("_data", "_rg", "grad", "grad_fn", "_version", "_base", "_output_nr", "_accum",
+    __slots__ = ("_data", "_rg", "grad", "grad_fn", "_vc", "_base", "_output_nr", "_accum",
                  "_hooks", "_view_fn", "__weakref__", "__dict__")
     __array_priority__ = 1000  # numpy defers to our reflected operators
     _is_param = False
@@ -71,7 +90,7 @@ class Tensor:
         t._rg = False
         t.grad = None
         t.grad_fn = None
-        t._version = _Version()
+        t._vc = _Version()
         t._base = None
         t._output_nr = 0
         t._accum = None
@@ -95,7 +114,7 @@ class Tensor:
         t._rg = rg
         t.grad = None
         t.grad_fn = None
-        t._version = _Version()
+        t._vc = _Version()
         t._base = None
         t._output_nr = 0
         t._accum = None
@@ -284,7 +303,7 @@ class Tensor:
 
     def detach(self):
         t = Tensor._make(self._data)
-        t._version = self._version
+        t._vc = self._vc
         t._base = self
         return t
 
@@ -315,8 +334,18 @@ class Tensor:
         return self._output_nr
 
     @property
+    def _version(self):
+        """The version counter's value (an int), bumped by every in-place change."""
+        return _version_value(self._vc)
+
+    @_version.setter
+    def _version(self, counter):
+        # make_view shares the base's counter: accept a counter or another tensor's _version
+        self._vc = counter if isinstance(counter, _Version) else counter._c
+
+    @property
     def _version_counter(self):
-        return self._version.v
+        return self._vc.v
 
     # -- internal helpers used by the autograd executor -------------------------------------
     def _detached_copy(self):
@@ -329,13 +358,13 @@ class Tensor:
             module_of(d).add(d, o, out=d, casting="unsafe")
         else:
             self._data = d + o
-        self._version.v += 1
+        self._vc.v += 1
 
     def _plus_detached(self, other):
         return Tensor._make(self._data + other._data)
 
     def _bump(self):
-        self._version.v += 1
+        self._vc.v += 1
 
     # -- Python protocols -------------------------------------------------------------------
     def __len__(self):

@@ -27,6 +27,7 @@ class Node:
     n_outputs = 1
     # Readable local derivative rules, shown by the playground while stepping.
     formula = None
+    _custom = False  # custom autograd.Function nodes run backward even when every grad is None
 
     def __init__(self):
         self._seq = next(_seq)
@@ -54,15 +55,15 @@ class Node:
     # -- saved tensors ----------------------------------------------------------------------
     def save(self, *tensors):
         self._saved = tensors
-        self._versions = tuple(t._version.v if t is not None else 0 for t in tensors)
+        self._versions = tuple(t._vc.v if t is not None else 0 for t in tensors)
 
     def saved(self):
         if self._freed:
             raise RuntimeError(FREED_MSG)
         ts = self._saved
         for t, v in zip(ts, self._versions):
-            if t is not None and t._version.v != v:
-                raise RuntimeError(_version_msg(t, v))
+            if t is not None and t._vc.v != v:
+                raise RuntimeError(_version_msg(self, t, v))
         return ts
 
     @property
@@ -162,16 +163,42 @@ _TYPE_NAMES = {
 }
 
 
-def _version_msg(t, expected):
+def _saved_by(node, t, limit):
+    """Whether ``t`` was saved by ``node`` as one of its own outputs: then ``node`` is in the
+    in-place history of ``t`` (each in-place op's first edge leads to the previous grad_fn)."""
+    fn = t.grad_fn
+    for _ in range(limit):
+        if fn is None:
+            return False
+        if fn is node:
+            return True
+        nf = fn.next_functions
+        fn = nf[0][0] if nf else None
+    return False
+
+
+def _short_name(node):
+    """PyTorch names the node without its ``Backward<N>`` suffix in this message."""
+    name = node.name()
+    i = name.rfind("Backward")
+    if i > 0 and name[i + 8:].isdigit() or i > 0 and i + 8 == len(name):
+        return name[:i]
+    return name
+
+
+def _version_msg(node, t, expected):
+    """PyTorch's message for a saved tensor modified in place (computed only on failure)."""
     shape = ", ".join(str(s) for s in t.shape)
     where = ""
-    if t.grad_fn is not None:
-        where = f", which is output {t._output_nr} of {t.grad_fn.name()},"
+    # A tensor saved as an output of ``node`` names ``node``; any other its current grad_fn.
+    fn = node if _saved_by(node, t, 4 * (t._vc.v - expected) + 4) else t.grad_fn
+    if fn is not None:
+        where = f", which is output {t._output_nr} of {_short_name(fn)},"
     return (
         "one of the variables needed for gradient computation has been modified by an inplace "
-        f"operation: [{_tensor_type_name(t)} [{shape}]]{where} is at version {t._version.v}; expected "
+        f"operation: [{_tensor_type_name(t)} [{shape}]]{where} is at version {t._vc.v}; expected "
         f"version {expected} instead. Hint: enable anomaly detection to find the operation that failed "
-        "to compute its gradient, with torch.autograd.set_detect_anomaly(True)."
+        "to compute its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False)."
     )
 
 

@@ -1,17 +1,44 @@
 """Observation of the autograd graph, for tools that draw it (the playground) and for tests.
 
-``with observe.Observer() as obs:`` records, while active:
+API
+---
+``Observer(max_nodes=20000, max_steps=20000, keep_values=False)``
+    ``with Observer() as obs:`` (or ``obs.start()`` / ``obs.stop()``) records while active.
+    Observers nest: the innermost one records, the outer one resumes when it stops.
+``obs.name(tensor, "fc1.weight")``
+    display name of a leaf tensor (before or after it was recorded).
+``obs.nodes``
+    list of :class:`NodeRecord`, ``obs.nodes[r.id] is r``, in creation order.
+``obs.steps``
+    list of :class:`StepRecord`, one per executed backward node, in execution order.
+``obs.record_of(grad_fn_or_leaf)``
+    record id of a graph node or a recorded leaf tensor, or None.
+``obs.edges()`` / ``obs.outputs()``
+    ``(src, dst)`` record-id pairs; ids of op records nothing else consumes.
+``obs.as_dict()``
+    everything as JSON-ready dicts (the contract described in docs/observe.md).
+``obs.backward_passes``, ``obs.dropped_nodes``, ``obs.dropped_steps``
+    counters.
+``scope(name)``
+    context manager pushing one module-path component (``nn.Module.__call__`` uses it), so
+    records get ``module == "encoder.fc1"``; :func:`current_scope` reads the path.
+``active()``
+    the observer in charge, or None.
 
-* every graph node an op creates: a ``NodeRecord`` with the op name as PyTorch names it
-  (``MulBackward0``), the records it takes gradients from, input and output shapes and dtypes,
-  the user source line that created it, and the module path (``encoder.fc1``) pushed by
-  ``nn.Module.__call__`` through :func:`scope`;
-* the leaves those nodes reach (``kind == 'leaf'``), named when a tool called :meth:`Observer.name`;
-* every backward step in execution order: the node, summaries of the gradients in and out,
-  and the accumulation of gradients into leaves.
+What is recorded
+----------------
+* every graph node an op creates: a ``NodeRecord`` with the op name as PyTorch names its
+  grad_fn (``MulBackward0``), the records its gradient flows to (one per input; None for an
+  input that needs no gradient or whose producer was not recorded), input and output shapes
+  and dtypes, the user source file and line that created it, and the module path;
+* the leaves those nodes reach (``kind == 'leaf'``, ``op == 'leaf'``), with their names;
+* every backward step in execution order: the node, summaries of the gradients flowing in and
+  out, and for ``AccumulateGrad`` steps the leaf the gradient is accumulated into.
 
-When no observer is active, ops pay one global lookup.  An active observer keeps at most
-``max_nodes`` node records and ``max_steps`` steps; past that it counts what it dropped.
+Cost: ops and the backward executor test the module global ``_active``; when it is None
+nothing else happens.  An active observer keeps at most ``max_nodes`` node records and
+``max_steps`` steps; past that it counts what it dropped.  While active it holds references
+to the nodes it recorded (and, with ``keep_values``, to output tensors and gradients).
 """
 import os
 import sys
@@ -44,35 +71,42 @@ def current_scope():
 
 
 def _user_frame():
-    f = sys._getframe(3)
+    """The innermost frame outside the engine package: the user code that made the node."""
+    f = sys._getframe(2)
     while f is not None and f.f_code.co_filename.startswith(_ENGINE_DIR):
         f = f.f_back
     return f
 
 
 class NodeRecord:
-    __slots__ = ("id", "op", "kind", "inputs", "in_shapes", "in_dtypes", "out_shapes", "out_dtypes",
-                 "file", "line", "module", "name", "tensor", "grad_fn")
+    """One graph node (``kind == 'op'``) or leaf tensor (``kind == 'leaf'``)."""
+
+    __slots__ = ("id", "op", "kind", "inputs", "input_nrs", "in_shapes", "in_dtypes", "out_shapes",
+                 "out_dtypes", "file", "line", "module", "name", "seq", "tensor", "grad_fn")
 
     def as_dict(self):
         return {
             "id": self.id, "op": self.op, "kind": self.kind, "inputs": list(self.inputs),
+            "input_nrs": list(self.input_nrs),
             "in_shapes": [list(s) if s is not None else None for s in self.in_shapes],
             "in_dtypes": list(self.in_dtypes),
             "out_shapes": [list(s) for s in self.out_shapes], "out_dtypes": list(self.out_dtypes),
-            "file": self.file, "line": self.line, "module": self.module, "name": self.name,
+            "file": self.file, "line": self.line, "module": self.module, "name": self.name, "seq": self.seq,
         }
 
     def __repr__(self):
-        return f"NodeRecord({self.id}, {self.op!r}, inputs={self.inputs}, out={self.out_shapes})"
+        label = self.name or self.op
+        return f"NodeRecord({self.id}, {label!r}, inputs={list(self.inputs)}, out={list(self.out_shapes)})"
 
 
 class StepRecord:
-    __slots__ = ("index", "node", "op", "grads_in", "grads_out", "leaf", "values")
+    """One executed backward node."""
+
+    __slots__ = ("index", "backward", "node", "op", "grads_in", "grads_out", "leaf", "values")
 
     def as_dict(self):
-        return {"index": self.index, "node": self.node, "op": self.op, "grads_in": self.grads_in,
-                "grads_out": self.grads_out, "leaf": self.leaf}
+        return {"index": self.index, "backward": self.backward, "node": self.node, "op": self.op,
+                "grads_in": self.grads_in, "grads_out": self.grads_out, "leaf": self.leaf}
 
     def __repr__(self):
         return f"StepRecord({self.index}, {self.op!r}, node={self.node}, leaf={self.leaf})"
@@ -83,13 +117,17 @@ def summarize(t):
     if t is None:
         return None
     a = t._data
+    if type(a).__module__ != "numpy":  # cupy: summarise on the host
+        a = a.get()
     info = {"shape": list(a.shape), "dtype": t.dtype.name}
     if a.size and t.dtype.is_floating_point:
-        m = t.device  # noqa: F841 - summaries are computed where the array lives
-        info["norm"] = float((a.astype("float64") ** 2).sum() ** 0.5)
-        info["mean"] = float(a.mean())
+        a64 = a.astype("float64")
+        info["norm"] = float((a64 * a64).sum() ** 0.5)
+        info["mean"] = float(a64.mean())
+        info["min"] = float(a64.min())
+        info["max"] = float(a64.max())
         if a.size == 1:
-            info["value"] = float(a.reshape(()))
+            info["value"] = float(a64.reshape(()))
     return info
 
 
@@ -133,21 +171,36 @@ class Observer:
     def name(self, tensor, name):
         """Give a leaf tensor a display name (``fc1.weight``)."""
         self._names[id(tensor)] = (tensor, name)
+        rid = self._ids.get(id(tensor))
+        if rid is not None and self.nodes[rid].kind == "leaf" and self.nodes[rid].tensor is tensor:
+            self.nodes[rid].name = name
 
     def record_of(self, obj):
-        """Record id of a graph node (grad_fn) or a leaf tensor, or None."""
-        return self._ids.get(id(obj))
+        """Record id of a graph node (grad_fn) or a recorded leaf tensor, or None."""
+        rid = self._ids.get(id(obj))
+        if rid is None:
+            return None
+        r = self.nodes[rid]
+        if r.grad_fn is obj or (r.kind == "leaf" and r.tensor is obj):
+            return rid
+        return None
 
     # -- graph ------------------------------------------------------------------------------
     def _leaf(self, t):
         rid = self._ids.get(id(t))
         if rid is not None:
-            return rid
+            r = self.nodes[rid]
+            if r.kind == "leaf" and r.tensor is t:
+                return rid
+        if len(self.nodes) >= self.max_nodes:
+            self.dropped_nodes += 1
+            return None
         r = NodeRecord()
         r.id = len(self.nodes)
         r.op = "leaf"
         r.kind = "leaf"
         r.inputs = ()
+        r.input_nrs = ()
         r.in_shapes = ()
         r.in_dtypes = ()
         r.out_shapes = (tuple(t.shape),)
@@ -155,7 +208,8 @@ class Observer:
         r.file = r.line = None
         r.module = ""
         named = self._names.get(id(t))
-        r.name = named[1] if named else None
+        r.name = named[1] if named is not None and named[0] is t else None
+        r.seq = None
         r.tensor = t
         r.grad_fn = None
         self._ids[id(t)] = r.id
@@ -169,18 +223,26 @@ class Observer:
             self.dropped_nodes += 1
             return
         src = []
-        for (nxt, _), t in zip(node.next_functions, inputs):
+        nrs = []
+        for (nxt, nr), t in zip(node.next_functions, inputs):
             if nxt is None:
                 src.append(None)
+                nrs.append(None)
             elif t is not None and t.grad_fn is None:
                 src.append(self._leaf(t))
+                nrs.append(0)
             else:
-                src.append(self._ids.get(id(nxt)))
+                rid = self._ids.get(id(nxt))
+                if rid is not None and self.nodes[rid].grad_fn is not nxt:
+                    rid = None
+                src.append(rid)
+                nrs.append(nr if rid is not None else None)
         r = NodeRecord()
         r.id = len(self.nodes)
         r.op = node.name()
         r.kind = "op"
         r.inputs = tuple(src)
+        r.input_nrs = tuple(nrs)
         r.in_shapes = tuple(tuple(t.shape) if t is not None else None for t in inputs)
         r.in_dtypes = tuple(t.dtype.name if t is not None else None for t in inputs)
         r.out_shapes = tuple(tuple(o.shape) for o in outputs)
@@ -190,7 +252,8 @@ class Observer:
         r.line = f.f_lineno if f is not None else None
         r.module = current_scope()
         r.name = None
-        r.tensor = outputs[0] if self.keep_values else None
+        r.seq = node._seq
+        r.tensor = outputs[0] if self.keep_values and outputs else None
         r.grad_fn = node
         self._ids[id(node)] = r.id
         self._keep.append(node)
@@ -206,22 +269,33 @@ class Observer:
         used = {s for r in self.nodes for s in r.inputs if s is not None}
         return [r.id for r in self.nodes if r.kind == "op" and r.id not in used]
 
+    def as_dict(self):
+        return {
+            "nodes": [r.as_dict() for r in self.nodes],
+            "steps": [s.as_dict() for s in self.steps],
+            "backward_passes": self.backward_passes,
+            "dropped_nodes": self.dropped_nodes,
+            "dropped_steps": self.dropped_steps,
+        }
+
     # -- backward ---------------------------------------------------------------------------
     def backward_begin(self, roots):
         self.backward_passes += 1
 
     def backward_step(self, index, node, grads_in, grads_out, accumulated=None):
+        """Called by the executor after each node ran (``accumulated``: the leaf for AccumulateGrad)."""
         if len(self.steps) >= self.max_steps:
             self.dropped_steps += 1
             return
         s = StepRecord()
         s.index = len(self.steps)
+        s.backward = self.backward_passes - 1
         if accumulated is not None:
-            s.node = self._ids.get(id(accumulated))
+            s.node = self.record_of(accumulated)
             s.op = "AccumulateGrad"
             s.leaf = s.node
         else:
-            s.node = self._ids.get(id(node))
+            s.node = self.record_of(node)
             s.op = node.name()
             s.leaf = None
         s.grads_in = [summarize(g) for g in grads_in]

@@ -66,6 +66,8 @@ def _edges(inputs):
             nf.append(_NOEDGE)
             meta.append(None)
         else:
+            if t._view_fn is not None:
+                refresh_view(t)
             fn = t.grad_fn
             nf.append((fn, t._output_nr) if fn is not None else (grad_accumulator(t), 0))
             meta.append((t._data.shape, _np_to_dtype[t._data.dtype]))
@@ -214,8 +216,27 @@ def make_view(out, base, view_fn):
     else:
         out._base = base
         out._view_fn = view_fn
-    out._version = base._version
+    out._vc = base._vc
+    out._gfv = base._vc.v
     return out
+
+
+def refresh_view(t):
+    """A view whose base was modified in place (through another view, or directly) after the
+    view's grad_fn was set takes the grad_fn of the view recreated from its base, as PyTorch
+    regenerates it; otherwise gradients would flow through the stale history."""
+    v = t._vc.v
+    if t.__dict__.get("_gfv", v) == v:
+        return
+    t._gfv = v
+    base = t._base
+    if base is None or not base._rg:
+        return
+    with _EnableGrad():
+        fresh = t._view_fn(base)
+    t.grad_fn = fresh.grad_fn
+    t._output_nr = fresh._output_nr
+    t._rg = fresh._rg
 
 
 # -- in-place -------------------------------------------------------------------------------
@@ -275,15 +296,17 @@ def inplace(self, fn, *args):
         with _NoGrad():
             res = fn(self, *args)
         _write(self, res._data)
-        self._version.v += 1
+        self._vc.v += 1
         return self
+    if self._view_fn is not None:
+        refresh_view(self)
     old = Tensor._make(self._data.copy(), self._rg)
     old.grad_fn = self.grad_fn
     old._output_nr = self._output_nr
     old._accum = self._accum
     res = fn(old, *args)
     _write(self, res._data)
-    self._version.v += 1
+    self._vc.v += 1
     if res.dtype is not self.dtype:
         res = res.to(self.dtype)
     if self._base is not None and self._view_fn is not None:
@@ -320,6 +343,7 @@ def _rebase_view(view, new_value):
     view.grad_fn = fresh.grad_fn
     view._output_nr = fresh._output_nr
     view._rg = True
+    view._gfv = view._vc.v
 
 
 def _write(t, data):

@@ -62,6 +62,7 @@ class MulBackward1(Node):
     def __init__(self, other):
         super().__init__()
         self.other = other
+        self._saved = ()  # PyTorch saves the wrapped scalar: a second backward raises
 
     def backward(self, grad):
         return (grad * self.other,)
@@ -84,6 +85,7 @@ class DivBackward1(Node):
     def __init__(self, other):
         super().__init__()
         self.other = other
+        self._saved = ()  # PyTorch saves the wrapped scalar: a second backward raises
 
     def backward(self, grad):
         return (grad / self.other,)
@@ -488,7 +490,7 @@ def _out(r, out):
         out._data = r._data.astype(out._data.dtype, copy=True)
     else:
         out._data[...] = r._data
-    out._version.v += 1
+    out._vc.v += 1
     return out
 
 
