@@ -21,17 +21,17 @@ def _numerical_jacobian(fn, inputs, outputs_count, eps):
         if t is None or not getattr(t, "_rg", False):
             jac.append(None)
             continue
-        flat = t._data.reshape(-1)  # a view: perturb in place
+        data = t._data  # perturbed in place, element by element (works for strided inputs too)
         cols = []
-        for k in range(flat.size):
-            orig = flat[k].item()
-            flat[k] = orig + eps
+        for idx in np.ndindex(*data.shape):
+            orig = data[idx].item()
+            data[idx] = orig + eps
             with no_grad():
                 plus = [o._data.astype(np.float64).reshape(-1).copy() for o in _as_tuple(fn(*inputs))]
-            flat[k] = orig - eps
+            data[idx] = orig - eps
             with no_grad():
                 minus = [o._data.astype(np.float64).reshape(-1).copy() for o in _as_tuple(fn(*inputs))]
-            flat[k] = orig
+            data[idx] = orig
             cols.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
         per_out = []
         for j in range(outputs_count):

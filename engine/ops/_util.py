@@ -221,6 +221,10 @@ def make_view(out, base, view_fn):
     return out
 
 
+_MULTI_MSG = ("This view is the output of a function that returns multiple views. Such functions do not allow the "
+              "output views to be modified inplace. You should replace the inplace operation by an out-of-place one.")
+
+
 def refresh_view(t):
     """A view whose base was modified in place (through another view, or directly) after the
     view's grad_fn was set takes the grad_fn of the view recreated from its base, as PyTorch
@@ -232,6 +236,10 @@ def refresh_view(t):
     base = t._base
     if base is None or not base._rg:
         return
+    multi = t.__dict__.get("_multi")
+    if multi is not None and t._rg:
+        raise RuntimeError(f"Output {t._output_nr} of {multi} is a view and its base or another view of its base has "
+                           f"been modified inplace. {_MULTI_MSG}")
     with _EnableGrad():
         fresh = t._view_fn(base)
     t.grad_fn = fresh.grad_fn
@@ -299,6 +307,10 @@ def inplace(self, fn, *args):
         self._vc.v += 1
         return self
     if self._view_fn is not None:
+        multi = self.__dict__.get("_multi")
+        if multi is not None and self._rg:
+            raise RuntimeError(f"Output {self._output_nr} of {multi} is a view and is being modified inplace. "
+                               f"{_MULTI_MSG}")
         refresh_view(self)
     old = Tensor._make(self._data.copy(), self._rg)
     old.grad_fn = self.grad_fn

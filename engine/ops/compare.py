@@ -77,6 +77,8 @@ def _comparison(name, npname):
                 raise _invalid_args(name, input, other)
             other = s
         ad, bd = promote(input, other)
+        if not isinstance(bd, (Tensor, _ndarray)) and ad.dtype.kind in "iu" and type(bd) is int:
+            bd = np.asarray(bd).astype(ad.dtype)  # PyTorch wraps the number to the tensor's dtype first
         fn = npfn if type(ad) is _ndarray else getattr(xp_of(ad), npname)
         r = Tensor._make(_apply(fn, ad, bd))
         return r if out is None else _out(r, out)

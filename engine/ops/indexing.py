@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from ._util import (GradMode, Node, Tensor, _check_leaf, _short, inplace, make_view, needs_grad, record,
+from ._util import (GradMode, Node, Tensor, _check_leaf, _short, inplace, needs_grad, record,
                     xp_of)
 from .shape import (AliasBackward0, SelectBackward0, SliceBackward0, UnsqueezeBackward0, _lst, _wrap, _zeros,
                     expand, get_basic)
@@ -743,7 +743,7 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
         src, is_t = src.item(), False
     _gs_check(a, idx, d, "scatter", src._data if is_t else None)
     if is_t and src._data.dtype != a.dtype:
-        raise RuntimeError(f"scatter(): Expected self.dtype to be equal to src.dtype")
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     out = a.copy()
     if idx.size:
         if a.ndim == 0:

@@ -291,10 +291,6 @@ def _reduce_arr(fn, a, axes, keepdim, rd):
     return r.astype(rd) if acc is not rd else r
 
 
-def _parse_dim_keepdim(dim, keepdim):
-    return dim, bool(keepdim)
-
-
 def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A001
     if isinstance(dim, _dt.dtype):  # x.sum(torch.float64)
         dim, dtype = None, dim

@@ -717,6 +717,9 @@ def _split_views(input, d, sizes, cls):
     outs = tuple(outs)
     if needs_grad(input):
         record_multi(cls(d, [o._data.shape for o in outs]), (input,), outs)
+        name = cls.__name__[:-len("Backward0")]
+        for o in outs:
+            o._multi = name
     return outs
 
 
@@ -775,6 +778,8 @@ def unbind(input, dim=0):
     outs = tuple(outs)
     if needs_grad(input) and outs:
         record_multi(UnbindBackward0(d, [o._data.shape for o in outs], stacked=True), (input,), outs)
+        for o in outs:
+            o._multi = "Unbind"
     return outs
 
 

@@ -58,3 +58,33 @@ CASES = [
     ("20-op tanh chain, forward + backward", tanh_chain(0), tanh_chain(1), 3.0),
     ("1024x1024 float32 matmul", matmul1024(0), matmul1024(1), 1.1),
 ]
+
+
+def indexing(lib_index):
+    def make():
+        x = _pair((512, 64), 0)[lib_index]
+        lib = engine if lib_index == 0 else torch
+        idx = lib.tensor(np.random.default_rng(0).integers(0, 512, 256))
+        state = [0]
+
+        def step():
+            i = state[0] = (state[0] + 1) % 512
+            (x[idx].sum() + x[i].sum() + x[:, 3:9].sum()).backward()
+
+        return step
+
+    return make
+
+
+def repr_large(lib_index):
+    def make():
+        x = _pair((1000, 1000), 0, False)[lib_index]
+        return lambda: repr(x)
+
+    return make
+
+
+CASES += [
+    ("index (advanced, int, slice) + backward", indexing(0), indexing(1), None),
+    ("repr of a 1000x1000 tensor", repr_large(0), repr_large(1), None),
+]

@@ -680,6 +680,13 @@ def test_gradcheck_good_functions():
     assert engine.autograd.gradcheck(lambda a: (a.exp() / (1 + a * a)).sum(), (x,))
 
 
+def test_gradcheck_strided_input():
+    base = engine.tensor([[0.3, -1.2, 0.5], [0.7, 2.0, 0.1]], dtype=engine.float64)
+    x = base.transpose(0, 1).requires_grad_(True)
+    assert not x.is_contiguous()
+    assert engine.autograd.gradcheck(lambda a: (a * a).tanh(), (x,))
+
+
 def _bad_function():
     class BadExp(engine.autograd.Function):
         @staticmethod

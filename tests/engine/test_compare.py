@@ -304,3 +304,11 @@ def test_operators_used_by_autograd_formulas():
     (ea ** eb).sum().backward()
     np.testing.assert_allclose(ea.grad.tolist(), ta.grad.tolist(), rtol=1e-6)
     np.testing.assert_allclose(eb.grad.tolist(), tb.grad.tolist(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("scalar", [-1, -56, 300, 7])
+def test_int_scalar_wraps_to_tensor_dtype(scalar):
+    t = torch.tensor([1, 200, 44], dtype=torch.uint8)
+    e = engine.tensor([1, 200, 44], dtype=engine.uint8)
+    for op in ("__gt__", "__eq__", "__le__"):
+        assert getattr(e, op)(scalar).tolist() == getattr(t, op)(scalar).tolist()

@@ -335,3 +335,62 @@ def test_double_backward_through_views():
     check_gradcheck(fn, [(3, 4)])
     x = engine.randn(3, 4, dtype=engine.float64, requires_grad=True)
     assert engine.autograd.gradgradcheck(fn, (x,)) if hasattr(engine.autograd, "gradgradcheck") else True
+
+
+def test_stale_view_history_is_regenerated():
+    """A view created before its base was modified in place (through another view or directly)
+    must see the new history, as PyTorch regenerates a view's grad_fn."""
+    def repeated(x):
+        y = x * 1
+        h = y.view(3, 4)
+        h[0] *= 2
+        h[0] *= 3
+        return y
+
+    def through_other_view(x):
+        y = x * 1
+        v = y.t()[1:].unsqueeze(0)
+        v[0, 0] = 5.0
+        v.squeeze(0)[:, 1].mul_(3)
+        return y
+
+    def base_then_view(x):
+        y = x * 1
+        h = y[1:]
+        y.mul_(2)
+        return h * h
+
+    def view_used_after(x):
+        y = x * 1
+        cols = y.select(1, 0), y[:, 1], y.t()[2]
+        y[:, 0] += 1
+        y.t()[2].mul_(x[:, 3])
+        return cols[0] * cols[2] + cols[1]
+
+    for fn in (repeated, through_other_view, base_then_view, view_used_after):
+        check_op(fn, [(3, 4)])
+        check_gradcheck(fn, [(3, 4)])
+
+
+MULTI_ERRORS = [
+    lambda x: (lambda y, c: (y.mul_(2), c[1] * 2))(*(lambda y: (y, y.split(2)))(x * 1)),
+    lambda x: (x * 1).chunk(2)[0].mul_(2),
+    lambda x: (x * 1).unbind()[0].mul_(2),
+    lambda x: (lambda y, c: (y.__setitem__(0, 1.0), c[1].sum()))(*(lambda y: (y, y.split([1, 3])))(x * 1)),
+]
+
+
+@pytest.mark.parametrize("fn", MULTI_ERRORS)
+def test_multi_output_views_inplace_errors(fn):
+    for lib_ in (torch, engine):
+        x = lib_.ones(4, 3, requires_grad=True)
+        with pytest.raises(RuntimeError) as info:
+            fn(x)
+        if lib_ is torch:
+            ref = str(info.value)
+        else:
+            assert str(info.value) == ref
+    for lib_ in (torch, engine):  # fine without autograd
+        with lib_.no_grad():
+            c = lib_.ones(4, 3).unbind()
+            c[0].mul_(2)
