@@ -403,5 +403,45 @@ class _EnableGrad(_NoGrad):
         GradMode.enabled = True
 
 
+def write_out(r, out):
+    """The ``out=`` keyword: write result ``r`` into ``out`` (resized when the shape differs, as
+    PyTorch does) and return ``out``.  Tuples of results go into tuples of outs."""
+    if out is None:
+        return r
+    if isinstance(r, tuple):
+        if not isinstance(out, (tuple, list)) or len(out) != len(r):
+            raise TypeError(f"out must be a tuple of {len(r)} Tensors")
+        written = [write_out(a, b) for a, b in zip(r, out)]
+        return type(r)(written) if hasattr(r, "_fields") else tuple(written)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"argument 'out' must be Tensor, not {type(out).__name__}")
+    if GradMode.enabled and (out._rg or r._rg):
+        raise RuntimeError("functions with out=... arguments don't support automatic differentiation, but one of "
+                           "the arguments requires grad.")
+    d, rd = out._data, r._data
+    if rd.dtype != d.dtype and not _can_cast(rd.dtype, d.dtype):
+        raise RuntimeError(f"result type {_short(rd.dtype)} can't be cast to the desired output type {_short(d.dtype)}")
+    if d.shape != rd.shape:
+        out._data = rd.astype(d.dtype, copy=True)
+    elif d.ndim == 0 and type(d) is _ndarray:
+        d[()] = rd
+    else:
+        d[...] = rd
+    out._vc.v += 1
+    return out
+
+
+def supports_out(fn):
+    """Decorator for ops whose body ignores ``out``: the result is written into it afterwards."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, out=None, **kwargs):
+        r = fn(*args, **kwargs)
+        return r if out is None else write_out(r, out)
+
+    return wrapper
+
+
 def scalar_type_name(dtype):
     return _SHORT[dtype.name]

@@ -4,7 +4,7 @@ Each backward formula is one line of Tensor ops; broadcasting is undone by the e
 """
 import numpy as np
 
-from ._util import (Node, Tensor, as_tensor_arg, broadcast_error, float_result_dtype, inplace, needs_grad, promote, record,
+from ._util import (write_out as _out, Node, Tensor, as_tensor_arg, broadcast_error, float_result_dtype, inplace, needs_grad, promote, record,
                     xp_of)
 
 
@@ -475,29 +475,6 @@ def lerp(input, end, weight):
     if needs_grad(input, end):
         record(LerpBackward0(weight), (input, end), out)
     return out
-
-
-def _out(r, out):
-    """Support for the ``out=`` keyword: write into ``out`` (resizing as PyTorch does)."""
-    if out is None:
-        return r
-    if out._rg and GradMode_enabled():
-        raise RuntimeError(
-            f"{r.grad_fn.name() if r.grad_fn else 'op'}(): functions with out=... arguments don't support "
-            "automatic differentiation, but one of the arguments requires grad."
-        )
-    if out._data.shape != r._data.shape:
-        out._data = r._data.astype(out._data.dtype, copy=True)
-    else:
-        out._data[...] = r._data
-    out._vc.v += 1
-    return out
-
-
-def GradMode_enabled():
-    from ..autograd.grad_mode import GradMode
-
-    return GradMode.enabled
 
 
 # -- method and operator table --------------------------------------------------------------

@@ -8,29 +8,9 @@ import numpy as np
 
 from .. import dtypes as _dt
 from ..autograd.grad_mode import GradMode
-from ._util import Number, Tensor, _can_cast, _short, as_tensor_arg, broadcast_error, inplace, promote, xp_of
+from ._util import write_out as _out, Number, Tensor, _can_cast, _short, as_tensor_arg, broadcast_error, inplace, promote, xp_of
 
 _ndarray = np.ndarray
-
-
-def _out(r, out):
-    """``out=``: write ``r`` into ``out`` (resized when the shape differs), as PyTorch does."""
-    if not isinstance(out, Tensor):
-        raise TypeError(f"argument 'out' must be Tensor, not {type(out).__name__}")
-    if GradMode.enabled and out._rg:
-        raise RuntimeError("functions with out=... arguments don't support automatic differentiation, but one of "
-                           "the arguments requires grad.")
-    d, rd = out._data, r._data
-    if rd.dtype != d.dtype and not _can_cast(rd.dtype, d.dtype):
-        raise RuntimeError(f"result type {_short(rd.dtype)} can't be cast to the desired output type {_short(d.dtype)}")
-    if d.shape != rd.shape:
-        out._data = rd.astype(d.dtype, copy=True)
-    elif d.ndim == 0 and type(d) is _ndarray:
-        d[()] = rd
-    else:
-        d[...] = rd
-    out._version.v += 1
-    return out
 
 
 def _other_scalar(v):

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import dtypes as _dt
 from ..device import CPU, array_module, normalize, to_device
-from ._util import Tensor
+from ._util import write_out as _out, Tensor
 
 _ndarray = np.ndarray
 _int = builtins.int
@@ -612,14 +612,6 @@ def scalar_tensor(s, *, dtype=None, layout=None, device=None, requires_grad=Fals
 
 def complex_unsupported(*a, **k):
     raise TypeError("complex tensors are not supported")
-
-
-def _out(r, out):
-    if out is None:
-        return r
-    from .arithmetic import _out as _arith_out
-
-    return _arith_out(r, out)
 
 
 def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):

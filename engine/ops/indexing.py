@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from ._util import (GradMode, Node, Tensor, _check_leaf, _short, inplace, needs_grad, record,
+from ._util import (supports_out, GradMode, Node, Tensor, _check_leaf, _short, inplace, needs_grad, record,
                     xp_of)
 from .shape import (AliasBackward0, SelectBackward0, SliceBackward0, UnsqueezeBackward0, _lst, _wrap, _zeros,
                     expand, get_basic)
@@ -601,6 +601,7 @@ class IndexSelectBackward0(Node):
         return (index_add(_zeros(grad._data, self.shape), self.dim, self.index, grad),)
 
 
+@supports_out
 def index_select(input, dim, index, *, out=None):
     a = input._data
     index, idx = _index_data(index, "index_select")
@@ -684,6 +685,7 @@ class GatherBackward0(Node):
         return (scatter_add(_zeros(grad._data, self.shape), self.dim, self.index, grad),)
 
 
+@supports_out
 def gather(input, dim, index, *, sparse_grad=False, out=None):
     a = input._data
     idx = index._data
@@ -699,6 +701,7 @@ def gather(input, dim, index, *, sparse_grad=False, out=None):
     return r
 
 
+@supports_out
 def take_along_dim(input, indices, dim=None, *, out=None):
     if dim is None:
         return gather(input.reshape(-1), 0, indices.reshape(-1))
@@ -1012,6 +1015,7 @@ class MaskedSelectBackward0(Node):
         return (masked_scatter(z, self.mask, grad),)
 
 
+@supports_out
 def masked_select(input, mask, *, out=None):
     a = input._data
     m = _mask_data(mask, "masked_select")
@@ -1158,6 +1162,7 @@ def put(input, index, source, accumulate=False):
 
 
 # -- nonzero ------------------------------------------------------------------------------------
+@supports_out
 def nonzero(input, *, as_tuple=False, out=None):
     a = input._data
     xp = xp_of(a)

@@ -8,7 +8,7 @@ by the autograd executor.
 """
 import numpy as np
 
-from ._util import Node, Tensor, needs_grad, record, scalar_type_name
+from ._util import write_out as _out, Node, Tensor, needs_grad, record, scalar_type_name
 
 _ndarray = np.ndarray
 
@@ -875,14 +875,6 @@ def tensordot(a, b, dims=2, out=None):
 
 
 # -- out= -----------------------------------------------------------------------------------
-def _out(r, out):
-    if out is None:
-        return r
-    from .arithmetic import _out as _arith_out
-
-    return _arith_out(r, out)
-
-
 METHODS = {
     "matmul": matmul, "__matmul__": _matmul_op, "__rmatmul__": _rmatmul, "mm": mm, "bmm": bmm, "mv": mv,
     "dot": dot, "vdot": vdot, "outer": outer, "ger": outer, "inner": inner, "addmm": addmm, "addmv": addmv,

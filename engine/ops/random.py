@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import dtypes as _dt
 from ..device import CPU, normalize, to_device
-from ._util import Node, Tensor, _check_leaf, inplace, needs_grad, record, scalar_type_name
+from ._util import write_out as _out, Node, Tensor, _check_leaf, inplace, needs_grad, record, scalar_type_name
 
 _ndarray = np.ndarray
 _DEFAULT_SEED = 67280421310721
@@ -170,14 +170,6 @@ def _finish(arr, dtype, device, requires_grad):
             raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
         t._rg = True
     return t
-
-
-def _out(r, out):
-    if out is None:
-        return r
-    from .arithmetic import _out as _arith_out
-
-    return _arith_out(r, out)
 
 
 def _not_impl(kernel, dt):

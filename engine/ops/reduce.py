@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from ._util import Node, Tensor, needs_grad, record, record_multi, xp_of
+from ._util import supports_out, Node, Tensor, needs_grad, record, record_multi, xp_of
 from ..autograd.grad_mode import GradMode
 from .. import dtypes as _dt
 
@@ -291,6 +291,7 @@ def _reduce_arr(fn, a, axes, keepdim, rd):
     return r.astype(rd) if acc is not rd else r
 
 
+@supports_out
 def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A001
     if isinstance(dim, _dt.dtype):  # x.sum(torch.float64)
         dim, dtype = None, dim
@@ -356,6 +357,7 @@ class MeanBackward1(Node):
         return (_expand_back(grad, self.shape, self.axes, self.keepdim) / self.n,)
 
 
+@supports_out
 def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     if isinstance(dim, _dt.dtype):
         dim, dtype = None, dim
@@ -530,10 +532,12 @@ def _minmax(name, input, dim, keepdim, other, is_max):
     return select_result(name, MaxBackward0 if is_max else MinBackward0, input, vals, idx, d, keepdim)
 
 
+@supports_out
 def max(input, dim=None, keepdim=False, *, other=None, out=None):  # noqa: A001
     return _minmax("max", input, dim, keepdim, other, True)
 
 
+@supports_out
 def min(input, dim=None, keepdim=False, *, other=None, out=None):  # noqa: A001
     return _minmax("min", input, dim, keepdim, other, False)
 
@@ -683,6 +687,7 @@ class StdBackward0(Node):
         return (_where(zero, 0.0, gi) if zero.any() else gi,)
 
 
+@supports_out
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
     a, axes, keepdim, c = _var_args(input, dim, unbiased, keepdim, correction)
     s, _, _, dof = _var_arr(a, axes, keepdim, c, "var")
@@ -694,6 +699,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=N
     return r
 
 
+@supports_out
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
     a, axes, keepdim, c = _var_args(input, dim, unbiased, keepdim, correction)
     s, _, _, dof = _var_arr(a, axes, keepdim, c, "std")
@@ -808,6 +814,7 @@ def _norm_p(p):
     return float(p)
 
 
+@supports_out
 def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     a = input._data
     if a.dtype.kind not in "fc":
@@ -931,6 +938,7 @@ def _cum_dtype(a, dtype):
     return a.dtype
 
 
+@supports_out
 def cumsum(input, dim, *, dtype=None, out=None):
     a = input._data
     rd = _cum_dtype(a, dtype)
@@ -991,6 +999,7 @@ def _cumprod_backward_quadratic(grad, x, d):
     return sum(ge * p * _const(tri), d + 1)
 
 
+@supports_out
 def cumprod(input, dim, *, dtype=None, out=None):
     a = input._data
     rd = _cum_dtype(a, dtype)

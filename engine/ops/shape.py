@@ -3,7 +3,7 @@ split/chunk/unbind, narrow, select, flip, roll, tril/triu…  Views share memory
 counter with their base (``make_view``); their backward nodes are named as PyTorch names them."""
 import numpy as np
 
-from ._util import Node, Tensor, make_view, needs_grad, record, record_multi, xp_of
+from ._util import supports_out, Node, Tensor, make_view, needs_grad, record, record_multi, xp_of
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -548,6 +548,7 @@ class CatBackward0(Node):
         return tuple(out)
 
 
+@supports_out
 def cat(tensors, dim=0, *, out=None, axis=None):
     if axis is not None:
         dim = axis
@@ -604,6 +605,7 @@ class StackBackward0(Node):
         return tuple(select(grad, self.dim, i) for i in range(self.n))
 
 
+@supports_out
 def stack(tensors, dim=0, *, out=None):
     tensors = list(tensors)
     if not tensors:
@@ -657,19 +659,23 @@ def _atleast_n(tensors, n):
     return tuple(_atleast(x, n) for x in tensors)
 
 
+@supports_out
 def hstack(tensors, *, out=None):
     ts = [_atleast(x, 1) for x in tensors]
     return cat(ts, 0 if ts and ts[0]._data.ndim == 1 else 1)
 
 
+@supports_out
 def vstack(tensors, *, out=None):
     return cat([_atleast(x, 2) for x in tensors], 0)
 
 
+@supports_out
 def dstack(tensors, *, out=None):
     return cat([_atleast(x, 3) for x in tensors], 2)
 
 
+@supports_out
 def column_stack(tensors, *, out=None):
     ts = [reshape(x, (x._data.size, 1)) if x._data.ndim <= 1 else x for x in tensors]
     return cat(ts, 1)
@@ -922,10 +928,12 @@ def _tri(input, k, lower):
     return r
 
 
+@supports_out
 def tril(input, diagonal=0, *, out=None):
     return _tri(input, diagonal, True)
 
 
+@supports_out
 def triu(input, diagonal=0, *, out=None):
     return _tri(input, diagonal, False)
 

@@ -1,7 +1,7 @@
 """softmax and log_softmax along a dim, numerically stable (max subtracted first)."""
 import numpy as np
 
-from ._util import Node, Tensor, needs_grad, record, xp_of
+from ._util import supports_out, Node, Tensor, needs_grad, record, xp_of
 
 _SHORT = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
           "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
@@ -109,10 +109,12 @@ def _log_softmax_method(self, dim, dtype=None):
     return log_softmax(self, dim, dtype)
 
 
+@supports_out
 def _softmax_fn(input, dim, dtype=None, *, out=None):
     return softmax(input, dim, dtype)
 
 
+@supports_out
 def _log_softmax_fn(input, dim, dtype=None, *, out=None):
     return log_softmax(input, dim, dtype)
 

@@ -5,7 +5,7 @@ their gradient is scattered back to the selected indices.
 """
 import numpy as np
 
-from ._util import Node, Tensor, needs_grad, record, xp_of
+from ._util import supports_out, Node, Tensor, needs_grad, record, xp_of
 from .reduce import _SelectBackward, _pair, numpy_aliases, select_result, KthvalueBackward0
 
 _INT64 = np.dtype(np.int64)
@@ -46,6 +46,7 @@ def _selected(name, node_cls, input, a, idx, d):
     return _pair(name, values, Tensor._make(idx))
 
 
+@supports_out
 def sort(input, dim=-1, descending=False, *, stable=False, out=None):
     a = input._data
     if isinstance(dim, bool):

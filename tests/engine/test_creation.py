@@ -218,7 +218,7 @@ def test_linspace_errors(src):
 
 @pytest.mark.parametrize("src", [
     "L.Tensor(2, 3).shape", "L.Tensor([1, 2])", "L.Tensor([True, False])", "L.Tensor()", "L.Tensor((1, 2))",
-    "L.Tensor(np.array([1, 2]))", "L.Tensor(L.tensor([1., 2.]))", "L.Tensor(L.Size([2, 3]))",
+    "L.Tensor(np.array([1, 2]))", "L.Tensor(L.tensor([1., 2.]))", "L.Tensor(L.Size([2, 3])).shape",
     "L.DoubleTensor([1, 2])", "L.LongTensor([1.7, 2])", "L.LongTensor(2).shape", "L.Tensor([[1, 2], [3, 4]])",
 ])
 def test_legacy_constructor(src):

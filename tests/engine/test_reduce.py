@@ -506,3 +506,17 @@ def test_numpy_axis_alias(op):
     check_op(lambda x: getattr(x, op)(axis=0), [(3, 4)], grad=op not in ("all", "any", "argmax"))
     if op not in ("cumsum", "cumprod", "softmax", "log_softmax"):
         check_op(lambda x: getattr(M(x), op)(x, axis=1, keepdims=True), [(3, 4)], grad=False)
+
+
+def test_out_keyword_is_written_not_ignored():
+    x = engine.tensor([[1.0, 5.0], [7.0, 2.0]])
+    o = engine.zeros(())
+    assert engine.sum(x, out=o) is o and o.item() == 15.0
+    v, i = engine.zeros(2), engine.zeros(2, dtype=engine.int64)
+    r = engine.max(x, 1, out=(v, i))
+    assert v.tolist() == [5.0, 7.0] and i.tolist() == [1, 0] and r.values is v
+    o = engine.zeros(2, 2)
+    engine.cumsum(x, 0, out=o)
+    assert o.tolist() == torch.tensor([[1.0, 5.0], [7.0, 2.0]]).cumsum(0).tolist()
+    with pytest.raises(RuntimeError, match="out=... arguments don't support automatic differentiation"):
+        engine.sum(x.requires_grad_(), out=engine.zeros(()))
