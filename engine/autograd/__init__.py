@@ -210,3 +210,10 @@ class _Functional:
 
 
 functional = _Functional
+
+
+def Variable(data, requires_grad=False, volatile=False):  # noqa: N802 - PyTorch's legacy name
+    """Legacy ``torch.autograd.Variable``: today just the tensor itself."""
+    if requires_grad:
+        data.requires_grad_(True)
+    return data

@@ -4,15 +4,8 @@ import importlib
 
 from ..tensor import Tensor
 
-MODULES = ("arithmetic", "pointwise", "reduce", "shape", "creation", "conversion")
-for _m in ("indexing", "linalg", "random", "sorting", "softmax", "compare"):
-    try:
-        importlib.import_module(f"{__name__}.{_m}")
-    except ModuleNotFoundError as e:
-        if e.name != f"{__name__}.{_m}":
-            raise
-    else:
-        MODULES += (_m,)
+MODULES = ("arithmetic", "pointwise", "compare", "reduce", "softmax", "sorting", "shape", "indexing", "linalg",
+           "creation", "random", "conversion")
 
 FUNCTIONS = {}
 for _name in MODULES:
@@ -20,4 +13,4 @@ for _name in MODULES:
     for _k, _v in getattr(_mod, "METHODS", {}).items():
         setattr(Tensor, _k, _v)
     FUNCTIONS.update(getattr(_mod, "FUNCTIONS", {}))
-del _m, _name, _mod, _k, _v
+del _name, _mod, _k, _v
