@@ -78,3 +78,5 @@ CharTensor = _legacy_type("CharTensor", int8)
 ByteTensor = _legacy_type("ByteTensor", uint8)
 BoolTensor = _legacy_type("BoolTensor", bool)
 from ._tensor_str import set_printoptions  # noqa: E402,F401
+
+from . import nn, optim, utils  # noqa: E402,F401  (layer 5: the libraries users touch)

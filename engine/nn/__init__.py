@@ -1,0 +1,5 @@
+"""``torch.nn``: modules, parameters, functional forms, initialisation and utilities."""
+from .parameter import Buffer, Parameter  # noqa: F401
+from .modules import *  # noqa: F401,F403
+from .modules import Module  # noqa: F401
+from . import functional, init, utils  # noqa: F401

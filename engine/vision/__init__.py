@@ -1,0 +1,1 @@
+"""``torchvision``: datasets and transforms."""
