@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	test -x $(VPY) || $(PY) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
 	$(VPY) -m pip install --quiet -e '.[dev]'
+	tools/fetch_digits.sh $(VENV)/share/gradlab/mnist
 	touch $(STAMP)
 
 # Until the playground server lands, `make run` trains a small model on the engine and shows

@@ -80,3 +80,4 @@ BoolTensor = _legacy_type("BoolTensor", bool)
 from ._tensor_str import set_printoptions  # noqa: E402,F401
 
 from . import nn, optim, utils  # noqa: E402,F401  (layer 5: the libraries users touch)
+from .serialization import load, save  # noqa: E402,F401

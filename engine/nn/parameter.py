@@ -1,21 +1,32 @@
-"""``nn.Parameter``: a leaf tensor that modules register as a parameter."""
+"""``nn.Parameter`` and ``nn.Buffer``: tensors that a module registers when they are assigned
+as its attributes."""
 from ..tensor import Tensor
 
 
+def _empty():
+    from ..ops.creation import empty
+
+    return empty(0)
+
+
 class Parameter(Tensor):
-    """A tensor that is a module parameter: ``requires_grad`` by default, listed by ``parameters()``."""
+    """A leaf tensor that is a module parameter: ``requires_grad`` by default (even under
+    ``no_grad``), listed by ``Module.parameters()``.  It shares storage and version counter
+    with the tensor it is made from, as PyTorch's ``_make_subclass`` does."""
 
     _is_param = True
 
     def __new__(cls, data=None, requires_grad=True):
-        from ..ops.creation import empty
-
         if data is None:
-            data = empty(0)
+            data = _empty()
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Parameter.__new__() expected a Tensor, but got {type(data).__name__}")
         p = cls._make(data._data)
-        p._vc = data._vc  # shares storage and version with ``data``, as PyTorch does
+        p._vc = data._vc
         if requires_grad:
-            p.requires_grad_(True)
+            if data._data.dtype.kind not in "fc":
+                raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+            p._rg = True
         return p
 
     def __init__(self, data=None, requires_grad=True):
@@ -27,33 +38,41 @@ class Parameter(Tensor):
         return parameter_repr(self)
 
     def __reduce_ex__(self, proto):
-        return (_rebuild_parameter, (Tensor._make(self._data.copy()), self._rg))
+        return (_rebuild_parameter, (Tensor._make(self._data), self._rg))
 
     def __deepcopy__(self, memo):
-        if id(self) in memo:
-            return memo[id(self)]
-        p = Parameter(Tensor._make(self._data.copy()), self._rg)
-        if self.grad is not None:
-            p.grad = self.grad.__deepcopy__(memo)
+        # PyTorch copies the values and the flag only (not ``.grad``)
+        hit = memo.get(id(self))
+        if hit is not None:
+            return hit
+        p = type(self)(Tensor._make(self._data.copy()), self._rg)
         memo[id(self)] = p
         return p
 
 
-def _rebuild_parameter(data, requires_grad):
+def _rebuild_parameter(data, requires_grad, *_):
     return Parameter(data, requires_grad)
 
 
-class Buffer(Tensor):
-    """``nn.Buffer(tensor)``: marks a tensor to be registered as a buffer when assigned to a module."""
+class _BufferMeta(type):
+    """``isinstance(t, Buffer)`` holds for any tensor marked by ``Buffer(...)``."""
+
+    def __instancecheck__(cls, instance):
+        if cls is Buffer and isinstance(instance, Tensor) and getattr(instance, "_is_buffer", False):
+            return True
+        return type.__instancecheck__(cls, instance)
+
+
+class Buffer(Tensor, metaclass=_BufferMeta):
+    """``nn.Buffer(tensor, persistent=True)``: a detached tensor marked to be registered as a
+    buffer when assigned to a module (``persistent=False`` keeps it out of ``state_dict``)."""
 
     def __new__(cls, data=None, *, persistent=True):
-        from ..ops.creation import empty
-
         if data is None:
-            data = empty(0)
-        b = cls._make(data._data)
-        b.persistent = persistent
-        return b
-
-    def __init__(self, data=None, *, persistent=True):
-        pass
+            data = _empty()
+        t = data.detach()
+        if data._rg:
+            t.requires_grad_(True)
+        t.persistent = persistent
+        t._is_buffer = True
+        return t

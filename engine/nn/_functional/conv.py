@@ -1,2 +1,530 @@
-"""Placeholder: filled in by its owner."""
-__all__ = []
+"""Convolutions: conv1d/2d/3d, conv_transpose1d/2d/3d, unfold (im2col) and fold (col2im).
+
+Every convolution is one fused node, ``ConvolutionBackward0``, computed as im2col (a strided
+window view copied once into a ``(C*K, N*P)`` matrix) followed by ONE GEMM with the weight.
+Its backward is written with the same differentiable ops, so higher derivatives work:
+
+* grad_input of a convolution is a transposed convolution of the output gradient (and
+  grad_input of a transposed convolution is a convolution);
+* grad_weight is ``_conv_weight(input, grad_output)``: one GEMM of the output gradient with the
+  im2col matrix (cached from the forward pass when possible), itself differentiable;
+* a transposed convolution is GEMM + col2im (a sum of strided slices, one per kernel offset).
+"""
+import itertools
+import math
+
+import numpy as np
+
+from ...autograd.grad_mode import GradMode
+from ...ops._util import Node, Tensor, needs_grad, record, xp_of
+
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+           "unfold", "fold"]
+
+_TYPE = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long", "int32": "int",
+         "int16": "short", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
+_SCALAR = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+           "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def _lst(shape):
+    return "[" + ", ".join(str(int(s)) for s in shape) + "]"
+
+
+# -- array kernels ----------------------------------------------------------------------------
+def _strided(xp, a, shape, strides):
+    return xp.lib.stride_tricks.as_strided(a, shape=shape, strides=strides)
+
+
+def pad_array(a, pads, value=0):
+    """``a`` with its trailing ``len(pads)`` dims padded by ``pads = [(lo, hi), ...]`` (>= 0)."""
+    nd = len(pads)
+    if not any(lo or hi for lo, hi in pads):
+        return a
+    xp = xp_of(a)
+    sp = a.shape[a.ndim - nd:]
+    shape = a.shape[:a.ndim - nd] + tuple(s + lo + hi for s, (lo, hi) in zip(sp, pads))
+    out = xp.full(shape, value, dtype=a.dtype) if value else xp.zeros(shape, dtype=a.dtype)
+    out[(Ellipsis,) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(sp, pads))] = a
+    return out
+
+
+def windows(a, out_sz, k, s, d):
+    """Read-only view ``(*lead, *out_sz, *k)`` of the windows of ``a`` over its trailing dims."""
+    nd = len(k)
+    lead = a.ndim - nd
+    st = a.strides
+    shape = a.shape[:lead] + tuple(out_sz) + tuple(k)
+    strides = st[:lead] + tuple(st[lead + i] * s[i] for i in range(nd)) + tuple(st[lead + i] * d[i] for i in range(nd))
+    return _strided(xp_of(a), a, shape, strides)
+
+
+def _out_size(n, k, s, p, d):
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def im2col(x, k, s, p, d, out_sz=None):
+    """``x (N, C, *S)`` -> contiguous columns ``(C, *k, N, *out)`` and the output size."""
+    nd = len(k)
+    xpd = pad_array(x, [(pi, pi) for pi in p])
+    if out_sz is None:
+        out_sz = tuple(_out_size(x.shape[2 + i], k[i], s[i], p[i], d[i]) for i in range(nd))
+    win = windows(xpd, out_sz, k, s, d)  # (N, C, *out, *k)
+    perm = (1,) + tuple(range(2 + nd, 2 + 2 * nd)) + (0,) + tuple(range(2, 2 + nd))
+    return xp_of(x).ascontiguousarray(win.transpose(perm)), tuple(out_sz)
+
+
+def col2im(cols, size, k, s, p, d):
+    """Adjoint of ``im2col``: columns ``(C, *k, N, *out)`` summed into ``(N, C, *size)``."""
+    nd = len(k)
+    xp = xp_of(cols)
+    C, N = cols.shape[0], cols.shape[1 + nd]
+    out_sz = cols.shape[2 + nd:]
+    full = tuple(size[i] + 2 * p[i] for i in range(nd))
+    need = tuple((out_sz[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1 for i in range(nd))
+    full = tuple(max(f, n) for f, n in zip(full, need))
+    acc = xp.zeros((C, N) + full, dtype=cols.dtype)
+    for off in itertools.product(*[range(ki) for ki in k]):
+        key = (slice(None), slice(None)) + tuple(
+            slice(off[i] * d[i], off[i] * d[i] + s[i] * (out_sz[i] - 1) + 1, s[i]) for i in range(nd))
+        acc[key] += cols[(slice(None),) + off]
+    crop = acc[(slice(None), slice(None)) + tuple(slice(p[i], p[i] + size[i]) for i in range(nd))]
+    return xp.ascontiguousarray(xp.swapaxes(crop, 0, 1))
+
+
+def _conv_arr(x, w, s, p, d, g, cols=None):
+    """Convolution of ``x (N, C, *S)`` with ``w (O, C/g, *k)``; returns (out, columns)."""
+    nd = w.ndim - 2
+    k = w.shape[2:]
+    N, O = x.shape[0], w.shape[0]
+    if cols is None:
+        cols, out_sz = im2col(x, k, s, p, d)
+    else:
+        out_sz = cols.shape[2 + nd:]
+    P = N * math.prod(out_sz)
+    if g == 1:
+        y = w.reshape(O, -1) @ cols.reshape(-1, P)
+    else:
+        y = xp_of(x).matmul(w.reshape(g, O // g, -1), cols.reshape(g, -1, P))
+    y = y.reshape((O, N) + tuple(out_sz))
+    return xp_of(x).ascontiguousarray(xp_of(x).swapaxes(y, 0, 1)), cols
+
+
+def _conv_t_arr(x, w, s, p, d, g, size):
+    """Transposed convolution of ``x (N, Ci, *S)`` with ``w (Ci, Co/g, *k)`` to spatial ``size``."""
+    xp = xp_of(x)
+    nd = w.ndim - 2
+    k = w.shape[2:]
+    N, Ci = x.shape[:2]
+    Og = w.shape[1]
+    P = N * math.prod(x.shape[2:])
+    xs = xp.swapaxes(x, 0, 1)
+    if g == 1:
+        cols = w.reshape(Ci, -1).T @ xs.reshape(Ci, P)
+    else:
+        cols = xp.matmul(xp.swapaxes(w.reshape(g, Ci // g, -1), 1, 2), xs.reshape(g, Ci // g, P))
+    cols = cols.reshape((Og * g,) + tuple(k) + (N,) + tuple(x.shape[2:]))
+    return col2im(cols, size, k, s, p, d)
+
+
+def _wgrad_arr(x, gy, wshape, s, p, d, g, cols=None):
+    """Weight gradient of a convolution: ``gy (N, O, *out)`` against the columns of ``x``."""
+    xp = xp_of(x)
+    nd = len(wshape) - 2
+    k = tuple(wshape[2:])
+    out_sz = tuple(gy.shape[2:])
+    if cols is None or tuple(cols.shape[2 + nd:]) != out_sz:
+        cols, _ = im2col(x, k, s, p, d, out_sz)
+    O = wshape[0]
+    P = gy.shape[0] * math.prod(out_sz)
+    gm = xp.swapaxes(gy, 0, 1).reshape(O, P)
+    if g == 1:
+        gw = gm @ cols.reshape(-1, P).T
+    else:
+        gw = xp.matmul(gm.reshape(g, O // g, P), xp.swapaxes(cols.reshape(g, -1, P), 1, 2))
+    return gw.reshape(wshape)
+
+
+# -- differentiable ops -----------------------------------------------------------------------
+class ConvolutionBackward0(Node):
+    formula = ("grad_input = conv_transpose(grad, weight); grad_weight = grad (x) im2col(input); "
+               "grad_bias = grad.sum(batch and spatial dims)")
+
+    def __init__(self, stride, padding, dilation, transposed, output_padding, groups, in_size):
+        super().__init__()
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.transposed, self.output_padding, self.groups = transposed, output_padding, groups
+        self.in_size = in_size
+        self.cols = None
+
+    def _release_extra(self):
+        self.cols = None
+
+    def backward(self, grad):
+        x, w = self.saved()
+        nx, nw, nb = self.needs_input_grad
+        s, p, d, g = self.stride, self.padding, self.dilation, self.groups
+        gx = gw = gb = None
+        if not self.transposed:
+            if nx:
+                gx = convolution(grad, w, None, s, p, d, True, None, g, size=self.in_size)
+            if nw:
+                gw = _conv_weight(x, grad, tuple(w.shape), s, p, d, g, self.cols)
+        else:
+            if nx:
+                gx = convolution(grad, w, None, s, p, d, False, None, g, size=self.in_size)
+            if nw:
+                gw = _conv_weight(grad, x, tuple(w.shape), s, p, d, g)
+        if nb:
+            gb = grad.sum([0] + list(range(2, grad.dim())))
+        return gx, gw, gb
+
+
+def convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups, size=None):
+    """The fused convolution op (no argument checks).  ``size``: the output's spatial size
+    (transposed) or the output size to keep (direct, used by backward)."""
+    x, w = input._data, weight._data
+    nd = w.ndim - 2
+    cols = None
+    if not transposed:
+        if size is not None:
+            out_sz = tuple(size)
+            cols, _ = im2col(x, w.shape[2:], stride, padding, dilation, out_sz)
+        y, cols = _conv_arr(x, w, stride, padding, dilation, groups, cols)
+    else:
+        if size is None:
+            size = tuple((x.shape[2 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (w.shape[2 + i] - 1)
+                         + output_padding[i] + 1 for i in range(nd))
+        y = _conv_t_arr(x, w, stride, padding, dilation, groups, tuple(size))
+    if bias is not None:
+        y += bias._data.reshape((1, -1) + (1,) * nd)
+    out = Tensor._make(y)
+    if needs_grad(input, weight, bias):
+        node = ConvolutionBackward0(stride, padding, dilation, transposed, output_padding, groups,
+                                    tuple(x.shape[2:]))
+        node.save(input, weight)
+        if not transposed and weight._rg:
+            node.cols = cols
+        record(node, (input, weight, bias), out)
+    return out
+
+
+class ConvolutionBackwardBackward0(Node):
+    formula = "grad_input = conv_transpose(grad_output, grad); grad_grad_output = conv(input, grad)"
+
+    def __init__(self, stride, padding, dilation, groups, in_size, out_size):
+        super().__init__()
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.in_size, self.out_size = in_size, out_size
+
+    def backward(self, grad):
+        x, gy = self.saved()
+        nx, ngy = self.needs_input_grad
+        s, p, d, g = self.stride, self.padding, self.dilation, self.groups
+        a = b = None
+        if nx:
+            a = convolution(gy, grad, None, s, p, d, True, None, g, size=self.in_size)
+        if ngy:
+            b = convolution(x, grad, None, s, p, d, False, None, g, size=self.out_size)
+        return a, b
+
+
+def _conv_weight(input, grad_output, wshape, stride, padding, dilation, groups, cols=None):
+    """Gradient of a convolution's weight, as a differentiable op of input and output gradient."""
+    gw = _wgrad_arr(input._data, grad_output._data, wshape, stride, padding, dilation, groups, cols)
+    out = Tensor._make(gw)
+    if needs_grad(input, grad_output):
+        node = ConvolutionBackwardBackward0(stride, padding, dilation, groups, tuple(input.shape[2:]),
+                                            tuple(grad_output.shape[2:]))
+        node.save(input, grad_output)
+        record(node, (input, grad_output), out)
+    return out
+
+
+# -- argument checks and public functions -----------------------------------------------------
+def _expand(name, v, nd):
+    if isinstance(v, bool):
+        v = int(v)
+    if isinstance(v, (int, np.integer)):
+        return (int(v),) * nd
+    v = tuple(int(a) for a in v)
+    if len(v) == 1:
+        return v * nd
+    if len(v) != nd:
+        raise RuntimeError(f"expected {name} to be a single integer value or a list of {nd} values to match the "
+                           f"convolution dimensions, but got {name}={_lst(v)}")
+    return v
+
+
+def _as_list(v, nd):
+    """An int argument of a ``convNd`` function is repeated ``nd`` times (PyTorch's ``int[nd]``)."""
+    if isinstance(v, bool):
+        v = int(v)
+    if isinstance(v, (int, np.integer)):
+        return (int(v),) * nd
+    return v
+
+
+def _check_input_dim(input, nd, fname):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fname}() received an invalid combination of arguments - got "
+                        f"({type(input).__name__}, ...)")
+    if input.dim() not in (nd + 1, nd + 2):
+        raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {fname}, but got "
+                           f"input of size: {_lst(input.shape)}")
+    return input.dim() == nd + 1
+
+
+def _check_dtypes(x, w, b):
+    if x.dtype is not w.dtype:
+        if x.dtype.is_floating_point and w.dtype.is_floating_point and x.dtype.itemsize < w.dtype.itemsize:
+            raise RuntimeError(f"Input type (torch.{_SCALAR[x.dtype.name]}Tensor) and weight type "
+                               f"(torch.{_SCALAR[w.dtype.name]}Tensor) should be the same or input should be a "
+                               f"MKLDNN tensor and weight is a dense tensor")
+        raise RuntimeError(f"expected scalar type {_SCALAR[x.dtype.name]} but found {_SCALAR[w.dtype.name]}")
+    if b is not None and b.dtype is not x.dtype:
+        raise RuntimeError(f"Input type ({_TYPE[x.dtype.name]}) and bias type ({_TYPE[b.dtype.name]}) should be "
+                           f"the same")
+
+
+def _check_common(input, weight, bias, stride, padding, dilation, groups, transposed, output_padding=None):
+    """PyTorch's checks, in its order; returns the expanded (stride, padding, dilation, output_padding)."""
+    nd = weight.dim() - 2
+    if nd < 1:
+        raise RuntimeError(f"weight should have at least three dimensions")
+    stride = _expand("stride", stride, nd)
+    padding = _expand("padding", padding, nd)
+    dilation = _expand("dilation", dilation, nd)
+    if output_padding is not None:
+        output_padding = _expand("output_padding", output_padding, nd)
+    if any(v < 0 for v in padding):
+        raise RuntimeError("negative padding is not supported")
+    if output_padding is not None and any(v < 0 for v in output_padding):
+        raise RuntimeError("negative output_padding is not supported")
+    if any(v <= 0 for v in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(v <= 0 for v in dilation):
+        raise RuntimeError("non-positive dilation is not supported")
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    if input.dim() != weight.dim():
+        raise RuntimeError(f"Expected {weight.dim()}-dimensional input for {weight.dim()}-dimensional weight "
+                           f"{_lst(weight.shape)}, but got {input.dim()}-dimensional input of size "
+                           f"{_lst(input.shape)} instead")
+    ws, xs = tuple(weight.shape), tuple(input.shape)
+    if ws[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but "
+                           f"got weight of size [{_lst(ws)}] instead")
+    if not transposed:
+        if xs[1] != ws[1] * groups:
+            raise RuntimeError(f"Given groups={groups}, weight of size {_lst(ws)}, expected input{_lst(xs)} to have "
+                               f"{ws[1] * groups} channels, but got {xs[1]} channels instead")
+        nout = ws[0]
+    else:
+        if xs[1] != ws[0]:
+            raise RuntimeError(f"Given transposed=1, weight of size {_lst(ws)}, expected input{_lst(xs)} to have "
+                               f"{ws[0]} channels, but got {xs[1]} channels instead")
+        nout = ws[1] * groups
+    if bias is not None and (bias.dim() != 1 or bias.shape[0] != nout):
+        pre = "Given transposed=1, weight" if transposed else "Given weight"
+        raise RuntimeError(f"{pre} of size {_lst(ws)}, expected bias to be 1-dimensional with {nout} elements, but "
+                           f"got bias of size {_lst(bias.shape)} instead")
+    if not transposed:
+        padded = [xs[2 + i] + 2 * padding[i] for i in range(nd)]
+        kern = [dilation[i] * (ws[2 + i] - 1) + 1 for i in range(nd)]
+        if any(pi < ki for pi, ki in zip(padded, kern)):
+            raise RuntimeError(f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). Kernel "
+                               f"size: ({' x '.join(map(str, kern))}). Kernel size can't be greater than actual "
+                               f"input size")
+    else:
+        names = ["depth", "height", "width"][3 - nd:] if nd <= 3 else [str(i) for i in range(nd)]
+        if any(op >= s and op >= d for op, s, d in zip(output_padding, stride, dilation)):
+            parts = ([f"output_padding_{n}: {v}" for n, v in zip(names, output_padding)]
+                     + [f"stride_{n}: {v}" for n, v in zip(names, stride)]
+                     + [f"dilation_{n}: {v}" for n, v in zip(names, dilation)])
+            raise RuntimeError("output padding must be smaller than either stride or dilation, but got "
+                               + " ".join(parts))
+        size = [(xs[2 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (ws[2 + i] - 1) + output_padding[i] + 1
+                for i in range(nd)]
+        if any(v <= 0 for v in size):
+            raise RuntimeError(f"Given input size per channel: ({' x '.join(str(v) for v in xs[2:])}). Calculated "
+                               f"output size per channel: ({' x '.join(map(str, size))}). Output size is too small")
+    _check_dtypes(input, weight, bias)
+    return stride, padding, dilation, output_padding
+
+
+def _convnd(nd, fname, input, weight, bias, stride, padding, dilation, groups):
+    unbatched = _check_input_dim(input, nd, fname)
+    if unbatched:
+        input = input.unsqueeze(0)
+    stride, dilation = _as_list(stride, nd), _as_list(dilation, nd)
+    if not isinstance(padding, str):
+        padding = _as_list(padding, nd)
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+        st = _expand("stride", stride, weight.dim() - 2) if weight.dim() > 2 else stride
+        if padding == "valid":
+            padding = 0
+        else:
+            if any(v != 1 for v in st):
+                raise RuntimeError("padding='same' is not supported for strided convolutions")
+            dil = _expand("dilation", dilation, weight.dim() - 2)
+            total = [dil[i] * (weight.shape[2 + i] - 1) for i in range(weight.dim() - 2)]
+            padding = [t // 2 for t in total]
+            extra = [t - 2 * (t // 2) for t in total]
+            if any(extra):
+                import warnings
+
+                from .vision import pad as _pad
+                warnings.warn("Using padding='same' with even kernel lengths and odd dilation may require a "
+                              "zero-padded copy of the input be created", UserWarning, stacklevel=3)
+                spec = []
+                for e in reversed(extra):
+                    spec += [0, e]
+                input = _pad(input, spec)
+    stride, padding, dilation, _ = _check_common(input, weight, bias, stride, padding, dilation, groups, False)
+    out = convolution(input, weight, bias, stride, padding, dilation, False, None, groups)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return _convnd(1, "conv1d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return _convnd(2, "conv2d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return _convnd(3, "conv3d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_tnd(nd, fname, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    unbatched = _check_input_dim(input, nd, fname)
+    if unbatched:
+        input = input.unsqueeze(0)
+    stride, padding, dilation = _as_list(stride, nd), _as_list(padding, nd), _as_list(dilation, nd)
+    output_padding = _as_list(output_padding, nd)
+    stride, padding, dilation, output_padding = _check_common(input, weight, bias, stride, padding, dilation, groups,
+                                                              True, output_padding)
+    out = convolution(input, weight, bias, stride, padding, dilation, True, output_padding, groups)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return _conv_tnd(1, "conv_transpose1d", input, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return _conv_tnd(2, "conv_transpose2d", input, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return _conv_tnd(3, "conv_transpose3d", input, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+# -- unfold / fold ----------------------------------------------------------------------------
+class Im2ColBackward0(Node):
+    formula = "grad_self = col2im(grad)"
+
+    def __init__(self, size, k, d, p, s):
+        super().__init__()
+        self.size, self.k, self.d, self.p, self.s = size, k, d, p, s
+
+    def backward(self, grad):
+        return (_col2im(grad, self.size, self.k, self.d, self.p, self.s),)
+
+
+class Col2ImBackward0(Node):
+    formula = "grad_self = im2col(grad)"
+
+    def __init__(self, k, d, p, s):
+        super().__init__()
+        self.k, self.d, self.p, self.s = k, d, p, s
+
+    def backward(self, grad):
+        return (_im2col(grad, self.k, self.d, self.p, self.s),)
+
+
+def _im2col(input, k, d, p, s):
+    x = input._data
+    cols, out_sz = im2col(x, k, s, p, d)  # (C, *k, N, *out)
+    N, C = x.shape[:2]
+    L = math.prod(out_sz)
+    y = xp_of(x).ascontiguousarray(xp_of(x).moveaxis(cols.reshape(C * math.prod(k), N, L), 1, 0))
+    out = Tensor._make(y)
+    if needs_grad(input):
+        record(Im2ColBackward0(tuple(x.shape[2:]), k, d, p, s), (input,), out)
+    return out
+
+
+def _col2im(input, size, k, d, p, s):
+    c = input._data
+    N = c.shape[0]
+    C = c.shape[1] // math.prod(k)
+    out_sz = tuple(_out_size(size[i], k[i], s[i], p[i], d[i]) for i in range(len(k)))
+    cols = xp_of(c).moveaxis(c.reshape((N, C) + tuple(k) + out_sz), 0, 1 + len(k))
+    y = col2im(cols, size, k, s, p, d)
+    out = Tensor._make(y)
+    if needs_grad(input):
+        record(Col2ImBackward0(k, d, p, s), (input,), out)
+    return out
+
+
+def _pair(name, v):
+    if isinstance(v, (int, np.integer)):
+        return (int(v), int(v))
+    v = tuple(int(a) for a in v)
+    if len(v) == 1:
+        return v * 2
+    return v
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    k, d, p, s = (_pair("kernel_size", kernel_size), _pair("dilation", dilation), _pair("padding", padding),
+                  _pair("stride", stride))
+    if input.dim() not in (3, 4):
+        raise RuntimeError(f"Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but "
+                           f"got:{_lst(input.shape)}")
+    if any(v <= 0 for v in k):
+        raise RuntimeError(f"kernel size should be greater than zero, but got kernel_height: {k[0]} kernel_width: "
+                           f"{k[1]}")
+    if any(v <= 0 for v in s):
+        raise RuntimeError(f"stride should be greater than zero, but got stride_height: {s[0]} stride_width: {s[1]}")
+    if any(v <= 0 for v in d):
+        raise RuntimeError(f"dilation should be greater than zero, but got dilation_height: {d[0]} dilation_width: "
+                           f"{d[1]}")
+    unbatched = input.dim() == 3
+    x = input.unsqueeze(0) if unbatched else input
+    H, W = x.shape[2:]
+    oh, ow = _out_size(H, k[0], s[0], p[0], d[0]), _out_size(W, k[1], s[1], p[1], d[1])
+    if oh < 1 or ow < 1:
+        raise RuntimeError(f"Given input with spatial size ({H}, {W}), kernel_size=({k[0]}, {k[1]}), "
+                           f"dilation=({d[0]}, {d[1]}), padding=({p[0]}, {p[1]}), calculated shape of the array of "
+                           f"sliding blocks as ({oh}, {ow}), but its components must be at least one.")
+    out = _im2col(x, k, d, p, s)
+    return out.squeeze(0) if unbatched else out
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    size = _pair("output_size", output_size)
+    k, d, p, s = (_pair("kernel_size", kernel_size), _pair("dilation", dilation), _pair("padding", padding),
+                  _pair("stride", stride))
+    if input.dim() not in (2, 3):
+        raise RuntimeError(f"Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size for input, but "
+                           f"got:{_lst(input.shape)}")
+    unbatched = input.dim() == 2
+    x = input.unsqueeze(0) if unbatched else input
+    kk = k[0] * k[1]
+    if x.shape[1] % kk:
+        raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product of kernel_size, but "
+                           f"got input.size(1)={x.shape[1]} and kernel_size=({k[0]}, {k[1]})")
+    oh, ow = _out_size(size[0], k[0], s[0], p[0], d[0]), _out_size(size[1], k[1], s[1], p[1], d[1])
+    if oh * ow != x.shape[2]:
+        raise RuntimeError(f"Given output_size=({size[0]}, {size[1]}), kernel_size=({k[0]}, {k[1]}), "
+                           f"dilation=({d[0]}, {d[1]}), padding=({p[0]}, {p[1]}), stride=({s[0]}, {s[1]}), expected "
+                           f"size of input's dimension 2 to match the calculated number of sliding blocks {oh} * {ow} "
+                           f"= {oh * ow}, but got input.size(2)={x.shape[2]}.")
+    out = _col2im(x, size, k, d, p, s)
+    return out.squeeze(0) if unbatched else out

@@ -1,8 +1,14 @@
-"""The slow path of ``Module.__call__``: forward pre-hooks and hooks, full backward hooks, and
-observation scopes (module paths and parameter names for the autograd observer)."""
+"""The slow path of ``Module.__call__``: forward pre-hooks and hooks (global ones first), full
+and non-full backward hooks, and observation scopes (module paths and parameter names for the
+autograd observer), in PyTorch's order."""
+import warnings
+
 from ...autograd import observe as _observe
 from ...tensor import Tensor
 from . import module as _m
+from .module import (register_module_forward_hook, register_module_forward_pre_hook,  # noqa: F401
+                     register_module_full_backward_hook, register_module_full_backward_pre_hook,
+                     register_module_backward_hook)
 
 
 def _child_name(parent, child):
@@ -14,61 +20,102 @@ def _child_name(parent, child):
 
 def call_module(mod, args, kwargs):
     obs = _observe._active
+    if obs is None:
+        return _run(mod, args, kwargs)
     stack = _m._module_stack
-    scope = None
-    if obs is not None:
-        if stack:
-            name = _child_name(stack[-1], mod)
-        else:
-            name = ""
-            for pname, p in mod.named_parameters():
-                obs.name(p, pname)
-        scope = _observe.scope(name)
-        scope.__enter__()
-        stack.append(mod)
+    if stack:
+        name = _child_name(stack[-1], mod)
+    else:
+        name = ""
+        for pname, p in mod.named_parameters():
+            obs.name(p, pname)
+    scope = _observe.scope(name)
+    scope.__enter__()
+    stack.append(mod)
     try:
-        for hid, hook in list(_m._global_forward_pre_hooks.items()) + list(mod._forward_pre_hooks.items()):
-            if mod._forward_pre_hooks_with_kwargs.get(hid):
-                res = hook(mod, args, kwargs)
-                if res is not None:
-                    args, kwargs = res
-            else:
-                res = hook(mod, args)
-                if res is not None:
-                    args = res if isinstance(res, tuple) else (res,)
-        bw_hooks = mod._backward_hooks or mod._backward_pre_hooks
-        if bw_hooks:
+        return _run(mod, args, kwargs)
+    finally:
+        stack.pop()
+        scope.__exit__(None, None, None)
+
+
+def _run(mod, args, kwargs):
+    called_always = set()
+    result = None
+    try:
+        full_bw, non_full_bw, bw_pre = [], [], []
+        if mod._backward_pre_hooks or _m._global_backward_pre_hooks:
+            bw_pre = mod._get_backward_pre_hooks()
+        if mod._backward_hooks or _m._global_backward_hooks:
+            full_bw, non_full_bw = mod._get_backward_hooks()
+
+        if _m._global_forward_pre_hooks or mod._forward_pre_hooks:
+            with_kw = mod._forward_pre_hooks_with_kwargs
+            for hid, hook in (*_m._global_forward_pre_hooks.items(), *mod._forward_pre_hooks.items()):
+                if hid in with_kw:
+                    res = hook(mod, args, kwargs)
+                    if res is not None:
+                        if isinstance(res, tuple) and len(res) == 2:
+                            args, kwargs = res
+                        else:
+                            raise RuntimeError("forward pre-hook must return None or a tuple of (new_args, "
+                                               f"new_kwargs), but got {res}.")
+                else:
+                    res = hook(mod, args)
+                    if res is not None:
+                        args = res if isinstance(res, tuple) else (res,)
+
+        bw_hook = None
+        if full_bw or bw_pre:
             from ._backward_hooks import BackwardHook
 
-            bh = BackwardHook(mod)
-            args = bh.setup_input(args)
-        out = mod.forward(*args, **kwargs)
-        for hid, hook in list(_m._global_forward_hooks.items()) + list(mod._forward_hooks.items()):
-            if mod._forward_hooks_with_kwargs.get(hid):
-                res = hook(mod, args, kwargs, out)
-            else:
-                res = hook(mod, args, out)
-            if res is not None:
-                out = res
-        if bw_hooks:
-            out = bh.setup_output(out)
-        return out
-    finally:
-        if scope is not None:
-            stack.pop()
-            scope.__exit__(None, None, None)
+            bw_hook = BackwardHook(mod, full_bw, bw_pre)
+            args = bw_hook.setup_input_hook(args)
 
+        result = mod.forward(*args, **kwargs)
 
-def register_module_forward_hook(hook):
-    h = _m.RemovableHandle(_m._global_forward_hooks)
-    _m._global_forward_hooks[h.id] = hook
-    return h
+        if _m._global_forward_hooks or mod._forward_hooks:
+            for hid, hook in (*_m._global_forward_hooks.items(), *mod._forward_hooks.items()):
+                if hid in mod._forward_hooks_always_called or hid in _m._global_forward_hooks_always_called:
+                    called_always.add(hid)
+                if hid in mod._forward_hooks_with_kwargs or hid in _m._global_forward_hooks_with_kwargs:
+                    res = hook(mod, args, kwargs, result)
+                else:
+                    res = hook(mod, args, result)
+                if res is not None:
+                    result = res
 
+        if bw_hook is not None:
+            if not isinstance(result, (Tensor, tuple)):
+                warnings.warn("For backward hooks to be called, module output should be a Tensor or a tuple of "
+                              f"Tensors but received {type(result)}", stacklevel=3)
+            result = bw_hook.setup_output_hook(result)
 
-def register_module_forward_pre_hook(hook):
-    h = _m.RemovableHandle(_m._global_forward_pre_hooks)
-    _m._global_forward_pre_hooks[h.id] = hook
-    return h
-
-
-_ = Tensor
+        if non_full_bw:
+            var = result
+            while not isinstance(var, Tensor):
+                if isinstance(var, dict):
+                    var = next(v for v in var.values() if isinstance(v, Tensor))
+                else:
+                    var = var[0]
+            fn = var.grad_fn
+            if fn is not None:
+                for hook in non_full_bw:
+                    fn.register_hook(_m._WrappedHook(hook, mod))
+        return result
+    except Exception:
+        # forward hooks registered with always_call=True still run, then the error propagates
+        for hid, hook in (*_m._global_forward_hooks.items(), *mod._forward_hooks.items()):
+            if ((hid in mod._forward_hooks_always_called or hid in _m._global_forward_hooks_always_called)
+                    and hid not in called_always):
+                try:
+                    if hid in mod._forward_hooks_with_kwargs or hid in _m._global_forward_hooks_with_kwargs:
+                        res = hook(mod, args, kwargs, result)
+                    else:
+                        res = hook(mod, args, result)
+                    if res is not None:
+                        result = res
+                except Exception as e:  # noqa: BLE001
+                    warnings.warn("global module forward hook with ``always_call=True`` raised an exception "
+                                  f"that was silenced as another error was raised in forward: {str(e)}")
+        raise
