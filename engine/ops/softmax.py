@@ -28,14 +28,14 @@ def _prepare(input, dim, dtype, kernel):
 
 
 def _shifted(a, d):
-    """``a - max(a, d)`` in at least float32, with infinite maxima replaced by 0."""
+    """``a - max(a, d)`` in at least float32 (an infinite maximum makes its row NaN, as in PyTorch)."""
     xp = xp_of(a)
     w = a.astype(np.float32) if a.dtype == np.float16 else a
     if d is None or w.size == 0:
         return w - w if d is None else w, d
     m = w.max(axis=d, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0)
-    return w - m, d
+    with np.errstate(invalid="ignore"):
+        return w - m, d
 
 
 class SoftmaxBackward0(Node):

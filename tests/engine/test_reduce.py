@@ -520,3 +520,11 @@ def test_out_keyword_is_written_not_ignored():
     assert o.tolist() == torch.tensor([[1.0, 5.0], [7.0, 2.0]]).cumsum(0).tolist()
     with pytest.raises(RuntimeError, match="out=... arguments don't support automatic differentiation"):
         engine.sum(x.requires_grad_(), out=engine.zeros(()))
+
+
+def test_softmax_rows_with_infinities_match_torch():
+    rows = [[float("inf"), 1.0], [float("-inf"), float("-inf")], [1.0, 2.0], [float("-inf"), 0.0]]
+    for fn in ("softmax", "log_softmax"):
+        t = getattr(torch, fn)(torch.tensor(rows), 1)
+        e = getattr(engine, fn)(engine.tensor(rows), 1)
+        np.testing.assert_array_equal(e.numpy(), t.numpy())

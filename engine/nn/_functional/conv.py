@@ -139,7 +139,14 @@ def _wgrad_arr(x, gy, wshape, s, p, d, g, cols=None):
     P = gy.shape[0] * math.prod(out_sz)
     gm = xp.swapaxes(gy, 0, 1).reshape(O, P)
     if g == 1:
-        gw = gm @ cols.reshape(-1, P).T
+        cm = cols.reshape(-1, P)
+        if P > 32768 and gm.shape[0] * cm.shape[0] < 4096:
+            # small output, very long contraction: BLAS does far better on cache-sized slabs
+            gw = gm[:, :4096] @ cm[:, :4096].T
+            for i in range(4096, P, 4096):
+                gw += gm[:, i:i + 4096] @ cm[:, i:i + 4096].T
+        else:
+            gw = gm @ cm.T
     else:
         gw = xp.matmul(gm.reshape(g, O // g, P), xp.swapaxes(cols.reshape(g, -1, P), 1, 2))
     return gw.reshape(wshape)
