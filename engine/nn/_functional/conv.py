@@ -137,19 +137,14 @@ def _wgrad_arr(x, gy, wshape, s, p, d, g, cols=None):
         cols, _ = im2col(x, k, s, p, d, out_sz)
     O = wshape[0]
     P = gy.shape[0] * math.prod(out_sz)
-    gm = xp.swapaxes(gy, 0, 1).reshape(O, P)
+    # (N, O, *out) -> (N, *out, O): contiguous (P, O), so the GEMM is a plain NN one; the
+    # "NT" form (O, P) @ (P, CKK) hits pathological OpenBLAS paths for some shapes.
+    gt = xp.ascontiguousarray(xp.moveaxis(gy, 1, -1)).reshape(P, O)
     if g == 1:
-        cm = cols.reshape(-1, P)
-        if P > 32768 and gm.shape[0] * cm.shape[0] < 4096:
-            # small output, very long contraction: BLAS does far better on cache-sized slabs
-            gw = gm[:, :4096] @ cm[:, :4096].T
-            for i in range(4096, P, 4096):
-                gw += gm[:, i:i + 4096] @ cm[:, i:i + 4096].T
-        else:
-            gw = gm @ cm.T
+        gw = (cols.reshape(-1, P) @ gt).T
     else:
-        gw = xp.matmul(gm.reshape(g, O // g, P), xp.swapaxes(cols.reshape(g, -1, P), 1, 2))
-    return gw.reshape(wshape)
+        gw = xp.swapaxes(xp.matmul(cols.reshape(g, -1, P), xp.swapaxes(gt.reshape(P, g, O // g), 0, 1)), 1, 2)
+    return xp.ascontiguousarray(gw).reshape(wshape)
 
 
 # -- differentiable ops -----------------------------------------------------------------------
