@@ -22,8 +22,6 @@ __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices", 
            "adaptive_max_pool3d", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
            "adaptive_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d"]
 
-_D = {1: "1D", 2: "2D", 3: "3D"}
-
 
 def _lst(shape):
     return "[" + ", ".join(str(int(s)) for s in shape) + "]"

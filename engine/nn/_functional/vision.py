@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from ...ops._util import Node, Tensor, needs_grad, record, xp_of
-from .pooling import _sep_class, separable
+from .pooling import _sep_class
 
 __all__ = ["pad", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
            "pixel_unshuffle"]
