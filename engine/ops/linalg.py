@@ -145,7 +145,20 @@ class MmBackward0(Node):
         a, b = self.saved()
         nf = self.next_functions
         return (mm(grad, _mT(b)) if nf[0][0] is not None else None,
-                mm(_mT(a), grad) if nf[1][0] is not None else None)
+                _mat2_grad(mm, a, self, grad) if nf[1][0] is not None else None)
+
+
+def _mat2_grad(prod, m1, node, grad):
+    """``m1.T @ grad``, laid out like ``mat2``: when ``mat2`` was a transposed view (``W.t()`` in
+    a linear layer), compute ``(grad.T @ m1).T`` so that the gradient reaching ``W`` is
+    contiguous and the leaf can keep the buffer without copying it."""
+    if node.__dict__.get("t2"):
+        return _mT(prod(_mT(grad), m1))
+    return prod(_mT(m1), grad)
+
+
+def _transposed(d):
+    return d.ndim == 2 and d.flags.f_contiguous and not d.flags.c_contiguous
 
 
 class BmmBackward0(Node):
@@ -244,6 +257,7 @@ def mm(input, mat2, *, out=None):
     if input._rg or mat2._rg:
         if needs_grad(input, mat2):
             node = MmBackward0()
+            node.t2 = _transposed(b)
             _save_pair(node, input, mat2)
             record(node, (input, mat2), r)
     return _out(r, out)
@@ -412,7 +426,7 @@ class AddmmBackward0(Node):
             if self.alpha != 1:
                 g1 = g1 * self.alpha
         if nf[2][0] is not None:
-            g2 = self._prod(_mT(m1), grad)
+            g2 = _mat2_grad(self._prod, m1, self, grad)
             if self.alpha != 1:
                 g2 = g2 * self.alpha
         return gi, g1, g2
@@ -483,6 +497,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     r = Tensor._make(_combine(c, xp_matmul(a, b), beta, alpha))
     if needs_grad(input, mat1, mat2):
         node = AddmmBackward0(beta, alpha)
+        node.t2 = _transposed(b)
         node.save(mat1 if mat2._rg else None, mat2 if mat1._rg else None)
         record(node, (input, mat1, mat2), r)
     return _out(r, out)

@@ -739,3 +739,34 @@ def test_anomaly_mode_reports_nan():
         with pytest.raises(RuntimeError, match="returned nan values in its 0th output"):
             y.backward()
     assert not engine.autograd.is_anomaly_enabled()
+
+
+def test_leaf_keeps_a_fresh_gradient_buffer_but_never_an_aliased_one():
+    w = engine.ones(3, 4, requires_grad=True)
+    x = engine.ones(2, 3)
+    (x @ w).sum().backward()
+    assert w.grad.tolist() == [[2.0] * 4] * 3
+    # the same gradient tensor flows to two leaves: they must not share memory
+    a = engine.ones(3, requires_grad=True)
+    b = engine.ones(3, requires_grad=True)
+    (a + b).sum().backward()
+    a.grad.add_(1)
+    assert b.grad.tolist() == [1.0, 1.0, 1.0]
+    # the caller's gradient is never adopted
+    g = engine.ones(3)
+    c = engine.ones(3, requires_grad=True)
+    (c * 1).backward(g)
+    c.grad.zero_()
+    assert g.tolist() == [1.0, 1.0, 1.0]
+    # a hook that keeps the gradient keeps its own values
+    held = []
+    d = engine.ones(3, requires_grad=True)
+    d.register_hook(lambda t: held.append(t))
+    (d * 3).sum().backward()
+    d.grad.zero_()
+    assert held[0].tolist() == [3.0, 3.0, 3.0]
+    # a view of another tensor's gradient is copied
+    e = engine.ones(2, 2, requires_grad=True)
+    f = engine.ones(4, requires_grad=True)
+    (e.reshape(4) * f).sum().backward()
+    assert e.grad.is_contiguous() and f.grad.is_contiguous()
