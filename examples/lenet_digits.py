@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 root = sys.argv[1] if len(sys.argv) > 1 else "./data"
-epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 8
 torch.manual_seed(0)
 
 tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
@@ -57,8 +57,8 @@ def accuracy(model, loader):
 
 
 model = LeNet5()
-optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=4, gamma=0.3)
+optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+scheduler = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, epochs=epochs, steps_per_epoch=len(train_loader))
 start = time.time()
 for epoch in range(epochs):
     running = 0.0
@@ -67,8 +67,8 @@ for epoch in range(epochs):
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         optimizer.step()
+        scheduler.step()
         running += loss.item()
-    scheduler.step()
     print(f"epoch {epoch + 1:2d}  loss {running / len(train_loader):.4f}  held-out accuracy "
           f"{accuracy(model, test_loader):.2f}%")
 print(f"final held-out accuracy {accuracy(model, test_loader):.2f}%  ({time.time() - start:.1f} s)")

@@ -24,26 +24,14 @@ def main():
 
 
 def peak_memory():
-    """Peak resident memory of one training configuration per library, each in a fresh process."""
+    """Peak resident memory of the same training run, each library alone in a fresh process."""
     import subprocess
 
-    code = (
-        "import resource, sys; sys.path[:0] = [{here!r}, {root!r}]\n"
-        "import bench_nn, {lib} as lib\n"
-        "e, t = bench_nn.training_step(lambda l: bench_nn._mlp(l, [784, 1024, 1024, 10]), (256, 784))\n"
-        "step = (e if {lib!r} == 'engine' else t)()\n"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024\n"
-        "[step() for _ in range(20)]\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024\n"
-        "print(f'{{peak}} MiB peak, +{{peak - base}} MiB over the process with both libraries and the models loaded')\n"
-    )
-    root = os.path.dirname(os.path.dirname(HERE))
-    print("\n== peak resident memory, MLP 784-1024-1024-10 training (20 steps, fresh process)")
+    print("\n== peak resident memory, MLP 784-1024-1024-10 training (batch 256, 20 steps, fresh process)")
     for lib in ("engine", "torch"):
-        out = subprocess.run([sys.executable, "-c", code.format(here=HERE, root=root, lib=lib)],
+        out = subprocess.run([sys.executable, os.path.join(HERE, "memory_probe.py"), lib],
                              capture_output=True, text=True)
-        print(f"{lib:8s} {out.stdout.strip() or out.stderr.strip()[-200:]}")
-
+        print(f"{lib:8s} {out.stdout.strip() or out.stderr.strip()[-300:]}")
 
 if __name__ == "__main__":
     main()
