@@ -1,17 +1,20 @@
 """Convolutions: conv1d/2d/3d, conv_transpose1d/2d/3d, unfold (im2col) and fold (col2im).
 
 Every convolution is one fused node, ``ConvolutionBackward0``, computed as im2col (a strided
-window view copied once into a ``(C*K, N*P)`` matrix) followed by ONE GEMM with the weight.
+window view copied once into per-image ``(C*K, P)`` matrices, ``(N, C*K, P)``) followed by one
+batched GEMM with the weight, whose result is already laid out ``(N, O, P)``.
 Its backward is written with the same differentiable ops, so higher derivatives work:
 
 * grad_input of a convolution is a transposed convolution of the output gradient (and
   grad_input of a transposed convolution is a convolution);
-* grad_weight is ``_conv_weight(input, grad_output)``: one GEMM of the output gradient with the
-  im2col matrix (cached from the forward pass when possible), itself differentiable;
+* grad_weight is ``_conv_weight(input, grad_output)``: per-image GEMMs of the im2col matrices
+  (cached from the forward pass when possible) with the output gradient, summed over the batch;
+  itself differentiable;
 * a transposed convolution is GEMM + col2im (a sum of strided slices, one per kernel offset).
 """
 import itertools
 import math
+import sys
 
 import numpy as np
 
@@ -28,6 +31,51 @@ _SCALAR = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": 
 
 def _lst(shape):
     return "[" + ", ".join(str(int(s)) for s in shape) + "]"
+
+
+# -- reusable work arrays ---------------------------------------------------------------------
+# A fresh multi-megabyte array costs a page fault per 4 KiB on every training step (the
+# allocator hands big blocks back to the OS when they are freed), which for the column matrices
+# of a small convnet takes longer than the GEMMs.  Work arrays are therefore kept here and handed
+# out again once nothing else references them (views keep their base referenced, so a buffer
+# still seen by a tensor, a graph node or a view is never reused).
+_SCRATCH = {}
+_SCRATCH_PER_KEY = 4
+_SCRATCH_KEYS = 32
+_SCRATCH_MAX_BYTES = 1 << 26
+
+
+def _refs(bufs, i):
+    return sys.getrefcount(bufs[i])
+
+
+_FREE_REFS = _refs([np.empty(1)], 0)  # the count of a buffer referenced only by its list
+
+
+def scratch(xp, shape, dtype, zero=False):
+    """An uninitialised (or zeroed) array of ``shape``, possibly one handed out before and since
+    released.  Only for arrays that don't escape: results handed to a caller must be fresh."""
+    shape = tuple(int(v) for v in shape)
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if xp is not np or nbytes > _SCRATCH_MAX_BYTES or nbytes < (1 << 16):
+        return xp.zeros(shape, dtype) if zero else xp.empty(shape, dtype)
+    key = (shape, dtype)
+    bufs = _SCRATCH.get(key)
+    if bufs is None:
+        if len(_SCRATCH) >= _SCRATCH_KEYS:
+            _SCRATCH.pop(next(iter(_SCRATCH)))
+        bufs = _SCRATCH[key] = []
+    for i in range(len(bufs)):
+        if _refs(bufs, i) == _FREE_REFS:
+            buf = bufs[i]
+            if zero:
+                buf.fill(0)
+            return buf
+    buf = np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
+    if len(bufs) < _SCRATCH_PER_KEY:
+        bufs.append(buf)
+    return buf
 
 
 # -- array kernels ----------------------------------------------------------------------------
@@ -62,96 +110,245 @@ def _out_size(n, k, s, p, d):
     return (n + 2 * p - d * (k - 1) - 1) // s + 1
 
 
-def im2col(x, k, s, p, d, out_sz=None):
-    """``x (N, C, *S)`` -> contiguous columns ``(C, *k, N, *out)`` and the output size."""
+def im2col(x, k, s, p, d, out_sz=None, work=False):
+    """``x (N, C, *S)`` -> contiguous columns ``(N, C, *k, *out)`` (per image a ``(C*K, P)``
+    matrix) and the output size.  ``work``: the columns may be a reused work array (they must
+    not escape into a tensor)."""
     nd = len(k)
-    xpd = pad_array(x, [(pi, pi) for pi in p])
+    xp = xp_of(x)
+    if any(p):
+        sp = x.shape[2:]
+        xpd = scratch(xp, x.shape[:2] + tuple(sp[i] + 2 * p[i] for i in range(nd)), x.dtype, zero=True)
+        xpd[(Ellipsis,) + tuple(slice(p[i], p[i] + sp[i]) for i in range(nd))] = x
+    else:
+        xpd = x
     if out_sz is None:
         out_sz = tuple(_out_size(x.shape[2 + i], k[i], s[i], p[i], d[i]) for i in range(nd))
     win = windows(xpd, out_sz, k, s, d)  # (N, C, *out, *k)
-    perm = (1,) + tuple(range(2 + nd, 2 + 2 * nd)) + (0,) + tuple(range(2, 2 + nd))
-    return xp_of(x).ascontiguousarray(win.transpose(perm)), tuple(out_sz)
+    win = win.transpose((0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd)))
+    if not work:
+        return xp.ascontiguousarray(win), tuple(out_sz)
+    cols = scratch(xp, win.shape, x.dtype)
+    xp.copyto(cols, win)
+    return cols, tuple(out_sz)
+
+
+def _col2im_full(k, s, p, d, size, out_sz):
+    """Spatial size of the accumulator of a col2im: the padded input, grown to hold every window."""
+    nd = len(k)
+    return tuple(max(size[i] + 2 * p[i], (out_sz[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1) for i in range(nd))
 
 
 def col2im(cols, size, k, s, p, d):
-    """Adjoint of ``im2col``: columns ``(C, *k, N, *out)`` summed into ``(N, C, *size)``."""
+    """Adjoint of ``im2col``: columns ``(N, C, *k, *out)`` summed into ``(N, C, *size)``."""
     nd = len(k)
     xp = xp_of(cols)
-    C, N = cols.shape[0], cols.shape[1 + nd]
+    N, C = cols.shape[:2]
     out_sz = cols.shape[2 + nd:]
-    full = tuple(size[i] + 2 * p[i] for i in range(nd))
-    need = tuple((out_sz[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1 for i in range(nd))
-    full = tuple(max(f, n) for f, n in zip(full, need))
-    acc = xp.zeros((C, N) + full, dtype=cols.dtype)
+    full = _col2im_full(k, s, p, d, size, out_sz)
+    acc = xp.zeros((N, C) + full, dtype=cols.dtype)
     for off in itertools.product(*[range(ki) for ki in k]):
         key = (slice(None), slice(None)) + tuple(
             slice(off[i] * d[i], off[i] * d[i] + s[i] * (out_sz[i] - 1) + 1, s[i]) for i in range(nd))
-        acc[key] += cols[(slice(None),) + off]
+        acc[key] += cols[(slice(None), slice(None)) + off]
     crop = acc[(slice(None), slice(None)) + tuple(slice(p[i], p[i] + size[i]) for i in range(nd))]
-    return xp.ascontiguousarray(xp.swapaxes(crop, 0, 1))
+    return xp.ascontiguousarray(crop)
 
 
-def _conv_arr(x, w, s, p, d, g, cols=None):
-    """Convolution of ``x (N, C, *S)`` with ``w (O, C/g, *k)``; returns (out, columns)."""
+def _col2im_wide(cols, size, k, s, p, d, out_sz):
+    """``col2im`` of "wide" columns ``(N, C, *k, *out[:-1], Wf)``: the last output dim runs over
+    the accumulator's full width ``Wf`` and the columns past ``out[-1]`` are exact zeros (stride 1
+    on the last dim).  Each kernel offset then adds whole rows of ``Wf`` contiguous elements (a
+    window row that runs past the plane's width wraps onto the next row, adding zeros)."""
+    nd = len(k)
+    xp = xp_of(cols)
+    N, C = cols.shape[:2]
+    full = _col2im_full(k, s, p, d, size, out_sz)
+    rs = [math.prod(full[i + 1:]) for i in range(nd)]  # element strides of the spatial dims
+    plane = math.prod(full)
+    acc = scratch(xp, (N, C, plane + d[-1] * (k[-1] - 1)), cols.dtype, zero=True)
+    it = acc.itemsize
+    shape = (N, C) + tuple(out_sz[:-1]) + (full[-1],)
+    strides = acc.strides[:2] + tuple(s[i] * rs[i] * it for i in range(nd - 1)) + (it,)
+    for off in itertools.product(*[range(ki) for ki in k]):
+        start = sum(off[i] * d[i] * rs[i] for i in range(nd))
+        view = _strided(xp, acc[:, :, start:], shape, strides)
+        view += cols[(slice(None), slice(None)) + off]
+    acc = _strided(xp, acc, (N, C) + full, acc.strides[:2] + tuple(r * it for r in rs))
+    crop = acc[(slice(None), slice(None)) + tuple(slice(p[i], p[i] + size[i]) for i in range(nd))]
+    return xp.ascontiguousarray(crop)
+
+
+# -- batch-innermost layout: for small outputs ------------------------------------------------
+# With a small output plane (say 10x10), per-image columns copy and add rows of only a few
+# elements and run N tiny GEMMs.  Moving the batch innermost, ``(C, *k, *out, N)``, makes every
+# row N times longer and the convolution one GEMM, for two cheap transposes (input, output).
+_BI_MAX_PLANE = 256
+
+
+def _batch_inner(out_sz):
+    return math.prod(out_sz) < _BI_MAX_PLANE
+
+
+def _im2col_bi(x, k, s, p, d, out_sz):
+    """``x (N, C, *S)`` -> columns ``(C, *k, *out, N)`` in a work array."""
+    nd = len(k)
+    xp = xp_of(x)
+    N, C = x.shape[:2]
+    sp = x.shape[2:]
+    xt = scratch(xp, (C,) + tuple(sp[i] + 2 * p[i] for i in range(nd)) + (N,), x.dtype, zero=any(p))
+    xt[(slice(None),) + tuple(slice(p[i], p[i] + sp[i]) for i in range(nd))] = xp.moveaxis(x, 0, -1)
+    st = xt.strides
+    shape = (C,) + tuple(k) + tuple(out_sz) + (N,)
+    strides = ((st[0],) + tuple(st[1 + i] * d[i] for i in range(nd)) + tuple(st[1 + i] * s[i] for i in range(nd))
+               + (st[-1],))
+    cols = scratch(xp, shape, x.dtype)
+    xp.copyto(cols, _strided(xp, xt, shape, strides))
+    return cols
+
+
+def _conv_bi(x, w, g, cols, out_sz):
+    xp = xp_of(x)
+    N, O = x.shape[0], w.shape[0]
+    PN = math.prod(out_sz) * N
+    if g == 1:
+        y = w.reshape(O, -1) @ cols.reshape(-1, PN)
+    else:
+        y = xp.matmul(w.reshape(g, O // g, -1), cols.reshape(g, -1, PN))
+    return xp.ascontiguousarray(xp.moveaxis(y.reshape((O,) + tuple(out_sz) + (N,)), -1, 0))
+
+
+def _wgrad_bi(gy, wshape, g, cols):
+    xp = xp_of(gy)
+    N, O = gy.shape[:2]
+    P = math.prod(gy.shape[2:])
+    Og = O // g
+    G = scratch(xp, (g, P, N, Og), gy.dtype)
+    xp.copyto(G, gy.reshape(N, g, Og, P).transpose(1, 3, 0, 2))
+    G = G.reshape(g, P * N, Og)
+    cm = cols.reshape(g, -1, P * N)
+    if P * N > 32768 and Og * cm.shape[1] < 4096:
+        # tiny output, very long contraction: cache-sized slabs run several times faster
+        gw = xp.matmul(cm[..., :2048], G[:, :2048])
+        for i in range(2048, P * N, 2048):
+            gw += xp.matmul(cm[..., i:i + 2048], G[:, i:i + 2048])
+    else:
+        gw = xp.matmul(cm, G)  # (g, C/g*K, O/g)
+    return xp.ascontiguousarray(xp.swapaxes(gw, 1, 2)).reshape(wshape)
+
+
+def _conv_t_bi(x, w, s, p, d, g, size):
+    xp = xp_of(x)
     nd = w.ndim - 2
+    k = tuple(w.shape[2:])
+    N, Ci = x.shape[:2]
+    Og = w.shape[1]
+    S = tuple(x.shape[2:])
+    SN = math.prod(S) * N
+    G = scratch(xp, (Ci,) + S + (N,), x.dtype)
+    xp.copyto(G, xp.moveaxis(x, 0, -1))
+    cols = scratch(xp, (g, Og * math.prod(k), SN), np.result_type(w.dtype, x.dtype))
+    xp.matmul(xp.swapaxes(w.reshape(g, Ci // g, -1), 1, 2), G.reshape(g, Ci // g, SN), out=cols)
+    cols = cols.reshape((Og * g,) + k + S + (N,))
+    full = _col2im_full(k, s, p, d, size, S)
+    acc = scratch(xp, (Og * g,) + full + (N,), cols.dtype, zero=True)
+    for off in itertools.product(*[range(ki) for ki in k]):
+        key = (slice(None),) + tuple(
+            slice(off[i] * d[i], off[i] * d[i] + s[i] * (S[i] - 1) + 1, s[i]) for i in range(nd))
+        acc[key] += cols[(slice(None),) + off]
+    crop = acc[(slice(None),) + tuple(slice(p[i], p[i] + size[i]) for i in range(nd))]
+    return xp.ascontiguousarray(xp.moveaxis(crop, -1, 0))
+
+
+def _conv_arr(x, w, s, p, d, g, out_sz=None):
+    """Convolution of ``x (N, C, *S)`` with ``w (O, C/g, *k)``; returns (out, columns), the
+    columns tagged with their layout (see ``_wgrad_arr``).  Per image one GEMM
+    ``W (O, C*K) @ cols (C*K, P)``: the result is ``(N, O, P)`` directly."""
+    xp = xp_of(x)
     k = w.shape[2:]
     N, O = x.shape[0], w.shape[0]
-    if cols is None:
-        cols, out_sz = im2col(x, k, s, p, d)
-    else:
-        out_sz = cols.shape[2 + nd:]
-    P = N * math.prod(out_sz)
+    if out_sz is None:
+        out_sz = tuple(_out_size(x.shape[2 + i], k[i], s[i], p[i], d[i]) for i in range(len(k)))
+    out_sz = tuple(out_sz)
+    if _batch_inner(out_sz):
+        cols = _im2col_bi(x, k, s, p, d, out_sz)
+        return _conv_bi(x, w, g, cols, out_sz), (True, cols)
+    cols, _ = im2col(x, k, s, p, d, out_sz, work=True)
+    P = math.prod(out_sz)
     if g == 1:
-        y = w.reshape(O, -1) @ cols.reshape(-1, P)
+        y = xp.matmul(w.reshape(O, -1), cols.reshape(N, -1, P))
     else:
-        y = xp_of(x).matmul(w.reshape(g, O // g, -1), cols.reshape(g, -1, P))
-    y = y.reshape((O, N) + tuple(out_sz))
-    return xp_of(x).ascontiguousarray(xp_of(x).swapaxes(y, 0, 1)), cols
+        y = xp.matmul(w.reshape(g, O // g, -1), cols.reshape(N, g, -1, P))
+    return y.reshape((N, O) + out_sz), (False, cols)
 
 
 def _conv_t_arr(x, w, s, p, d, g, size):
     """Transposed convolution of ``x (N, Ci, *S)`` with ``w (Ci, Co/g, *k)`` to spatial ``size``."""
     xp = xp_of(x)
     nd = w.ndim - 2
-    k = w.shape[2:]
+    k = tuple(w.shape[2:])
     N, Ci = x.shape[:2]
     Og = w.shape[1]
-    P = N * math.prod(x.shape[2:])
-    xs = xp.swapaxes(x, 0, 1)
+    S = tuple(x.shape[2:])
+    if _batch_inner(S):
+        return _conv_t_bi(x, w, s, p, d, g, size)
+    wide = nd >= 2 and s[-1] == 1 and bool(xp.isfinite(w).all())
+    if wide:
+        # pad the last dim with zeros to the accumulator's width, see _col2im_wide
+        Wf = _col2im_full(k, s, p, d, size, S)[-1]
+        xw = scratch(xp, x.shape[:-1] + (Wf,), x.dtype)
+        xw[..., S[-1]:] = 0
+        xw[..., :S[-1]] = x
+        x = xw
+    P = math.prod(x.shape[2:])
+    K = math.prod(k)
     if g == 1:
-        cols = w.reshape(Ci, -1).T @ xs.reshape(Ci, P)
+        cols = scratch(xp, (N, Og * K, P), np.result_type(w.dtype, x.dtype))
+        xp.matmul(w.reshape(Ci, -1).T, x.reshape(N, Ci, P), out=cols)
     else:
-        cols = xp.matmul(xp.swapaxes(w.reshape(g, Ci // g, -1), 1, 2), xs.reshape(g, Ci // g, P))
-    cols = cols.reshape((Og * g,) + tuple(k) + (N,) + tuple(x.shape[2:]))
+        cols = scratch(xp, (N, g, Og * K, P), np.result_type(w.dtype, x.dtype))
+        xp.matmul(xp.swapaxes(w.reshape(g, Ci // g, -1), 1, 2), x.reshape(N, g, Ci // g, P), out=cols)
+    cols = cols.reshape((N, Og * g) + k + tuple(x.shape[2:]))
+    if wide:
+        return _col2im_wide(cols, size, k, s, p, d, S)
     return col2im(cols, size, k, s, p, d)
 
 
 def _wgrad_arr(x, gy, wshape, s, p, d, g, cols=None):
-    """Weight gradient of a convolution: ``gy (N, O, *out)`` against the columns of ``x``."""
+    """Weight gradient of a convolution: ``gy (N, O, *out)`` against the columns of ``x``
+    (``cols``: ``(batch_inner, array)`` from the forward pass, or None), one GEMM
+    ``cols (C*K, P) @ gy^T (P, O)`` per image, summed over the batch."""
     xp = xp_of(x)
     nd = len(wshape) - 2
     k = tuple(wshape[2:])
     out_sz = tuple(gy.shape[2:])
-    if cols is None or tuple(cols.shape[2 + nd:]) != out_sz:
-        cols, _ = im2col(x, k, s, p, d, out_sz)
-    O = wshape[0]
-    P = gy.shape[0] * math.prod(out_sz)
-    # (N, O, *out) -> (N, *out, O): contiguous (P, O), so the GEMM is a plain NN one; the
-    # "NT" form (O, P) @ (P, CKK) hits pathological OpenBLAS paths for some shapes.
-    gt = xp.ascontiguousarray(xp.moveaxis(gy, 1, -1)).reshape(P, O)
-    if g == 1:
-        cm = cols.reshape(-1, P)
-        if P > 32768 and O * cm.shape[0] < 4096:
-            # tiny output, very long contraction: cache-sized slabs run several times faster
-            acc = cm[:, :2048] @ gt[:2048]
-            for i in range(2048, P, 2048):
-                acc += cm[:, i:i + 2048] @ gt[i:i + 2048]
-            gw = acc.T
-        else:
-            gw = (cm @ gt).T
+    bi = _batch_inner(out_sz)
+    if cols is not None:
+        cbi, cols = cols
+        have = cols.shape[1 + nd:1 + 2 * nd] if cbi else cols.shape[2 + nd:]
+        if cbi != bi or tuple(have) != out_sz:
+            cols = None
+    if bi:
+        if cols is None:
+            cols = _im2col_bi(x, k, s, p, d, out_sz)
+        return _wgrad_bi(gy, wshape, g, cols)
+    if cols is None:
+        cols, _ = im2col(x, k, s, p, d, out_sz, work=True)
+    N, O = gy.shape[:2]
+    P = math.prod(out_sz)
+    cm = cols.reshape(N, g, -1, P)
+    gt = xp.swapaxes(gy.reshape(N, g, O // g, P), 2, 3)  # (N, g, P, O/g)
+    if gy.nbytes <= (1 << 19):
+        gt = xp.ascontiguousarray(gt)  # small: a plain NN GEMM per image is worth the copy
+    if P > 32768 and O * cm.shape[2] < 4096:
+        # tiny output, very long contraction: cache-sized slabs run several times faster
+        gw = xp.matmul(cm[..., :2048], gt[:, :, :2048]).sum(0)
+        for i in range(2048, P, 2048):
+            gw += xp.matmul(cm[..., i:i + 2048], gt[:, :, i:i + 2048]).sum(0)
     else:
-        gw = xp.swapaxes(xp.matmul(cols.reshape(g, -1, P), xp.swapaxes(gt.reshape(P, g, O // g), 0, 1)), 1, 2)
-    return xp.ascontiguousarray(gw).reshape(wshape)
+        prod = scratch(xp, cm.shape[:3] + (gt.shape[3],), np.result_type(cm.dtype, gt.dtype))
+        gw = xp.matmul(cm, gt, out=prod).sum(0)  # (g, C/g*K, O/g)
+    return xp.ascontiguousarray(xp.swapaxes(gw, 1, 2)).reshape(wshape)
 
 
 # -- differentiable ops -----------------------------------------------------------------------
@@ -196,10 +393,7 @@ def convolution(input, weight, bias, stride, padding, dilation, transposed, outp
     nd = w.ndim - 2
     cols = None
     if not transposed:
-        if size is not None:
-            out_sz = tuple(size)
-            cols, _ = im2col(x, w.shape[2:], stride, padding, dilation, out_sz)
-        y, cols = _conv_arr(x, w, stride, padding, dilation, groups, cols)
+        y, cols = _conv_arr(x, w, stride, padding, dilation, groups, size)
     else:
         if size is None:
             size = tuple((x.shape[2 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (w.shape[2 + i] - 1)
@@ -458,10 +652,9 @@ class Col2ImBackward0(Node):
 
 def _im2col(input, k, d, p, s):
     x = input._data
-    cols, out_sz = im2col(x, k, s, p, d)  # (C, *k, N, *out)
+    cols, out_sz = im2col(x, k, s, p, d)  # (N, C, *k, *out), contiguous
     N, C = x.shape[:2]
-    L = math.prod(out_sz)
-    y = xp_of(x).ascontiguousarray(xp_of(x).moveaxis(cols.reshape(C * math.prod(k), N, L), 1, 0))
+    y = cols.reshape(N, C * math.prod(k), math.prod(out_sz))
     out = Tensor._make(y)
     if needs_grad(input):
         record(Im2ColBackward0(tuple(x.shape[2:]), k, d, p, s), (input,), out)
@@ -473,7 +666,7 @@ def _col2im(input, size, k, d, p, s):
     N = c.shape[0]
     C = c.shape[1] // math.prod(k)
     out_sz = tuple(_out_size(size[i], k[i], s[i], p[i], d[i]) for i in range(len(k)))
-    cols = xp_of(c).moveaxis(c.reshape((N, C) + tuple(k) + out_sz), 0, 1 + len(k))
+    cols = c.reshape((N, C) + tuple(k) + out_sz)
     y = col2im(cols, size, k, s, p, d)
     out = Tensor._make(y)
     if needs_grad(input):

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ...ops._util import Node, Tensor, needs_grad, record, xp_of
-from .conv import pad_array
+from .conv import pad_array, scratch, windows
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices",
            "max_pool3d_with_indices", "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d",
@@ -71,38 +71,70 @@ def _right_pads(sp, k, s, p, d, out_sz):
 # -- max pool ---------------------------------------------------------------------------------
 def _max_pool_arr(x, k, s, p, d, out_sz):
     """Values and flat (per-plane) input indices of the window maxima, as PyTorch picks them:
-    the first maximum in scan order, NaN wins."""
+    the first maximum in scan order, NaN wins.
+
+    The windows are first copied, kernel offset outermost, into one contiguous work array
+    ``(K, planes * P)``, so each of the K compare/select passes runs over contiguous memory."""
     xp = xp_of(x)
     nd = len(k)
     sp = x.shape[x.ndim - nd:]
-    xpd = pad_array(x, _right_pads(sp, k, s, p, d, out_sz), _min_value(x.dtype))
     lead = x.shape[:x.ndim - nd]
-    best = xp.full(lead + tuple(out_sz), _min_value(x.dtype), dtype=x.dtype)
-    # flat input position of each (output position, kernel offset), per dim
+    mn = _min_value(x.dtype)
+    xpd = pad_array(x, _right_pads(sp, k, s, p, d, out_sz), mn)
+    win = windows(xpd, out_sz, k, s, d)  # (*lead, *out, *k)
+    nl = len(lead)
+    win = win.transpose(tuple(range(nl + nd, nl + 2 * nd)) + tuple(range(nl + nd)))
+    K = math.prod(k)
+    P = math.prod(out_sz)
+    M = math.prod(lead) * P
+    cols = scratch(xp, win.shape, x.dtype)
+    xp.copyto(cols, win)
+    cols = cols.reshape(K, M)
+    # Running maximum and ``loc`` = 1 + offset of the window's pick (0: nothing picked, every
+    # value is the dtype's minimum).  Both are updated without per-element branches (a masked
+    # copy with a data-dependent mask runs an order of magnitude slower): offsets are visited in
+    # increasing order, so ``max(loc, upd * (o + 1))`` sets the picks of this pass.
+    best = xp.full(M, mn, dtype=x.dtype)
+    ldt = np.int8 if K < 127 else np.int32
+    loc = scratch(xp, (M,), ldt)
+    loc.fill(0)
+    upd = scratch(xp, (M,), np.bool_)
+    pick = scratch(xp, (M,), ldt)
+    isfloat = x.dtype.kind == "f"
+    nan = scratch(xp, (M,), np.bool_) if isfloat else None
+    for o in range(K):
+        v = cols[o]
+        xp.greater(v, best, out=upd)
+        if isfloat:
+            xp.isnan(v, out=nan)
+            upd |= nan
+        xp.multiply(upd, ldt(o + 1), out=pick)
+        xp.maximum(loc, pick, out=loc)
+        xp.maximum(v, best, out=best)  # NaN propagates, as an update to a NaN would
+    if isfloat:
+        zero = xp.flatnonzero(best == 0)
+        if zero.size:  # the sign of a zero maximum is the picked value's, not max()'s
+            best[zero] = cols[loc[zero].astype(np.intp) - 1, zero]
+    # flat input position = window origin + kernel offset, per dim
     plane_strides = [math.prod(sp[i + 1:]) for i in range(nd)]
+    base = 0
     first = 0
-    bases = []
     for i in range(nd):
         o = xp.arange(out_sz[i], dtype=np.int64) * s[i] - p[i]
         shape = [1] * nd
         shape[i] = out_sz[i]
-        bases.append((o, shape))
+        base = base + (o * plane_strides[i]).reshape(shape)
         start = xp.where(o >= 0, 0, (-o + d[i] - 1) // d[i])  # first kernel offset inside the input
         first = first + ((o + start * d[i]) * plane_strides[i]).reshape(shape)
-    idx = xp.broadcast_to(first, best.shape).copy()
-    isfloat = x.dtype.kind == "f"
-    for off in itertools.product(*[range(ki) for ki in k]):
-        v = xpd[(Ellipsis,) + _slices(off, k, s, d, out_sz)]
-        upd = v > best
-        if isfloat:
-            upd |= xp.isnan(v)
-        pos = 0
-        for i in range(nd):
-            o, shape = bases[i]
-            pos = pos + ((o + off[i] * d[i]) * plane_strides[i]).reshape(shape)
-        xp.copyto(best, v, where=upd)
-        xp.copyto(idx, xp.broadcast_to(pos, idx.shape), where=upd)
-    return best, idx
+    table = xp.asarray([0] + [sum(off[i] * d[i] * plane_strides[i] for i in range(nd))
+                              for off in itertools.product(*[range(ki) for ki in k])], dtype=np.int64)
+    idx = xp.take(table, loc).reshape(-1, P)
+    idx += xp.reshape(base, (1, P))
+    missing = loc == 0
+    if missing.any():
+        missing = missing.reshape(-1, P)
+        idx[missing] = xp.broadcast_to(xp.reshape(first, (1, P)), idx.shape)[missing]
+    return best.reshape(lead + tuple(out_sz)), idx.reshape(lead + tuple(out_sz))
 
 
 def _scatter_arr(g, idx, sp, unique):
@@ -114,16 +146,17 @@ def _scatter_arr(g, idx, sp, unique):
     L = math.prod(sp)
     gf = g.reshape(planes, -1)
     if_ = idx.reshape(planes, -1)
+    flat = scratch(xp, if_.shape, np.int64)
+    xp.add(if_, (xp.arange(planes, dtype=np.int64) * L)[:, None], out=flat)
+    flat = flat.reshape(-1)
     if unique:
-        out = xp.zeros((planes, L), dtype=g.dtype)
-        out[xp.arange(planes)[:, None], if_] = gf
+        out = xp.zeros(planes * L, dtype=g.dtype)
+        out[flat] = gf.reshape(-1)
+    elif g.dtype.kind == "f" or g.dtype.kind == "i":
+        out = xp.bincount(flat, weights=gf.ravel(), minlength=planes * L).astype(g.dtype)
     else:
-        flat = (if_ + (xp.arange(planes, dtype=np.int64) * L)[:, None]).ravel()
-        if g.dtype.kind == "f" or g.dtype.kind == "i":
-            out = xp.bincount(flat, weights=gf.ravel(), minlength=planes * L).astype(g.dtype)
-        else:
-            out = xp.zeros(planes * L, dtype=g.dtype)
-            xp.add.at(out, flat, gf.ravel())
+        out = xp.zeros(planes * L, dtype=g.dtype)
+        xp.add.at(out, flat, gf.ravel())
     return out.reshape(lead + tuple(sp))
 
 
