@@ -2,14 +2,24 @@
 library only: ``python memory_probe.py engine|torch``.  Prints MiB after import and at peak."""
 import importlib
 import os
-import resource
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def high_water_mib():
+    """VmHWM of this process (ru_maxrss would include the parent's size from before exec)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    return -1
+
+
 lib = importlib.import_module(sys.argv[1])
-after_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+after_import = high_water_mib()
 nn = lib.nn
 model = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
 rng = np.random.default_rng(0)
@@ -20,5 +30,5 @@ for _ in range(20):
     opt.zero_grad()
     nn.functional.cross_entropy(model(x), y).backward()
     opt.step()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+peak = high_water_mib()
 print(f"{peak} MiB peak ({after_import} MiB after import, +{peak - after_import} MiB for model, data and training)")
