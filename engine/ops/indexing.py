@@ -1221,7 +1221,29 @@ def _index_put_method(self, indices, values, accumulate=False):
     return index_put(self, indices, values, accumulate)
 
 
+
+def bincount(input, weights=None, minlength=0):
+    """Counts of each non-negative integer in a 1-D tensor (weighted sums with ``weights``)."""
+    a = input._data
+    if a.ndim != 1:
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if a.dtype.kind not in "iub":
+        raise RuntimeError(f"\"bincount_cpu\" not implemented for '{_short(a.dtype)}'")
+    if a.size and a.min() < 0:
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if minlength < 0:
+        raise RuntimeError("minlength should be >= 0")
+    xp = xp_of(a)
+    if weights is None:
+        return Tensor._make(xp.bincount(a, minlength=minlength).astype(np.int64))
+    w = weights._data
+    if w.shape != a.shape:
+        raise RuntimeError("weights should be 1-d and have the same length as input")
+    r = xp.bincount(a, weights=w.astype(np.float64), minlength=minlength)
+    return Tensor._make(r.astype(w.dtype if w.dtype.kind == "f" else np.float64))
+
 METHODS = {
+    "bincount": bincount,
     "__getitem__": getitem, "__setitem__": setitem,
     "index_select": index_select, "gather": gather, "take_along_dim": take_along_dim,
     "scatter": _scatter_method, "scatter_": _ip(scatter), "scatter_add": scatter_add, "scatter_add_": _ip(scatter_add),
@@ -1233,6 +1255,7 @@ METHODS = {
     "copy_": copy_, "fill_": fill_, "zero_": zero_,
 }
 FUNCTIONS = {
+    "bincount": bincount,
     "index_select": index_select, "gather": gather, "take_along_dim": take_along_dim, "scatter": scatter,
     "scatter_add": scatter_add, "index_add": index_add, "index_fill": index_fill, "index_copy": index_copy,
     "masked_fill": masked_fill, "masked_select": masked_select, "masked_scatter": masked_scatter, "take": take,

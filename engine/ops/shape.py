@@ -951,6 +951,27 @@ def _swap(input, axis0, axis1):
     return transpose(input, axis0, axis1)
 
 
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids from 1-D tensors (``indexing='ij'`` or ``'xy'``), as views that expand."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but received: {indexing}")
+    for t in tensors:
+        if t.dim() > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got: {t}")
+    ts = [t.reshape(-1) for t in tensors]
+    swap = indexing == "xy" and len(ts) >= 2
+    if swap:
+        ts[0], ts[1] = ts[1], ts[0]
+    shape = tuple(t.shape[0] for t in ts)
+    n = len(ts)
+    grids = [t.reshape(tuple(-1 if j == i else 1 for j in range(n))).expand(shape) for i, t in enumerate(ts)]
+    if swap:
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
+
 METHODS = {
     "view": view, "reshape": reshape, "expand": expand, "expand_as": expand_as, "view_as": view_as,
     "reshape_as": reshape_as, "flatten": flatten, "unflatten": unflatten, "ravel": ravel, "repeat": repeat,
@@ -963,6 +984,7 @@ METHODS = {
     "__iter__": _iter,
 }
 FUNCTIONS = {
+    "meshgrid": meshgrid,
     "reshape": reshape, "flatten": flatten, "unflatten": unflatten, "ravel": ravel, "squeeze": squeeze,
     "unsqueeze": unsqueeze, "permute": permute, "transpose": transpose, "swapaxes": _swap, "swapdims": _swap,
     "t": t, "movedim": movedim, "moveaxis": movedim, "cat": cat, "concat": cat, "concatenate": cat,

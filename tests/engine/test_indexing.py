@@ -450,3 +450,18 @@ def test_nonzero(shape):
                  high=1)
         check_op(lambda x: lib(x).argwhere(x), [shape], grad=False, input_dtypes=[dt], low=-1, high=1)
         check_op(lambda x: lib(x).where(x), [shape], grad=False, input_dtypes=[dt], low=-1, high=1)
+
+
+def test_bincount():
+    x = [0, 1, 1, 3, 3, 3]
+    assert engine.bincount(engine.tensor(x)).tolist() == torch.bincount(torch.tensor(x)).tolist()
+    assert engine.bincount(engine.tensor(x), minlength=6).tolist() == torch.bincount(torch.tensor(x), minlength=6).tolist()
+    w = [0.5, 1.0, 1.0, 2.0, 2.0, 2.0]
+    e = engine.bincount(engine.tensor(x), weights=engine.tensor(w))
+    t = torch.bincount(torch.tensor(x), weights=torch.tensor(w))
+    assert e.tolist() == t.tolist() and str(e.dtype) == str(t.dtype)
+    for bad in ([-1, 2], [[1, 2]]):
+        with pytest.raises(RuntimeError):
+            torch.bincount(torch.tensor(bad))
+        with pytest.raises(RuntimeError):
+            engine.bincount(engine.tensor(bad))

@@ -394,3 +394,13 @@ def test_multi_output_views_inplace_errors(fn):
         with lib_.no_grad():
             c = lib_.ones(4, 3).unbind()
             c[0].mul_(2)
+
+
+@pytest.mark.parametrize("indexing", ["ij", "xy"])
+def test_meshgrid(indexing):
+    check_op(lambda x, y: torch_or_engine(x).meshgrid(x, y, indexing=indexing), [(3,), (4,)])
+    check_op(lambda x, y, z: torch_or_engine(x).meshgrid(x, y, z, indexing=indexing), [(2,), (3,), (4,)])
+
+
+def torch_or_engine(x):
+    return torch if isinstance(x, torch.Tensor) else engine
