@@ -28,8 +28,9 @@ sandbox:
 	         "or run with GRADLAB_SANDBOX=none on a trusted single-user machine."; \
 	  fi; }
 
+# Serves the playground at http://$(HOST):$(PORT) (HOST and PORT override).
 run: setup
-	$(VPY) -m engine.run examples/quickstart.py
+	HOST=$(HOST) PORT=$(PORT) $(VPY) -m backend
 
 test: setup
 	$(VPY) -m pytest -q -n 2 tests

@@ -43,6 +43,8 @@ to the nodes it recorded (and, with ``keep_values``, to output tensors and gradi
 import os
 import sys
 
+import numpy as _np
+
 _active = None  # the Observer in charge, read by ops and the backward executor
 _scope = []  # module path stack, pushed by nn.Module.__call__
 
@@ -100,9 +102,30 @@ class NodeRecord:
 
 
 class StepRecord:
-    """One executed backward node."""
+    """One executed backward node.  ``grads_in``/``grads_out`` are summaries (see
+    :func:`summarize`), computed when first read when the observer keeps values."""
 
-    __slots__ = ("index", "backward", "node", "op", "grads_in", "grads_out", "leaf", "values")
+    __slots__ = ("index", "backward", "node", "op", "_in", "_out", "leaf", "values")
+
+    @property
+    def grads_in(self):
+        if self._in is None and self.values is not None:
+            self._in = [summarize(g) for g in self.values[0]]
+        return self._in
+
+    @grads_in.setter
+    def grads_in(self, v):
+        self._in = v
+
+    @property
+    def grads_out(self):
+        if self._out is None and self.values is not None:
+            self._out = [summarize(g) for g in self.values[1]]
+        return self._out
+
+    @grads_out.setter
+    def grads_out(self, v):
+        self._out = v
 
     def as_dict(self):
         return {"index": self.index, "backward": self.backward, "node": self.node, "op": self.op,
@@ -121,23 +144,28 @@ def summarize(t):
         a = a.get()
     info = {"shape": list(a.shape), "dtype": t.dtype.name}
     if a.size and t.dtype.is_floating_point:
-        a64 = a.astype("float64")
-        info["norm"] = float((a64 * a64).sum() ** 0.5)
-        info["mean"] = float(a64.mean())
-        info["min"] = float(a64.min())
-        info["max"] = float(a64.max())
+        flat = a.reshape(-1)
+        # reductions straight on the array (no float64 copy): sums accumulate in float64
+        info["norm"] = float(_np.sqrt(_np.dot(flat, flat, out=None).astype("float64")))
+        info["mean"] = float(_np.add.reduce(flat, dtype="float64") / flat.size)
+        info["min"] = float(flat.min())
+        info["max"] = float(flat.max())
         if a.size == 1:
-            info["value"] = float(a64.reshape(()))
+            info["value"] = float(flat[0])
     return info
 
 
 class Observer:
     """Records graph nodes and backward steps while active (``with`` or ``start``/``stop``)."""
 
-    def __init__(self, max_nodes=20000, max_steps=20000, keep_values=False):
+    def __init__(self, max_nodes=20000, max_steps=20000, keep_values=False, max_passes=None):
         self.max_nodes = max_nodes
         self.max_steps = max_steps
         self.keep_values = keep_values
+        # After ``max_passes`` backward passes the observer stops recording and steps aside, so a
+        # long training loop pays for the first few iterations only.
+        self.max_passes = max_passes
+        self.paused = False
         self.nodes = []
         self.steps = []
         self.backward_passes = 0
@@ -298,13 +326,20 @@ class Observer:
             s.node = self.record_of(node)
             s.op = node.name()
             s.leaf = None
-        s.grads_in = [summarize(g) for g in grads_in]
-        s.grads_out = [summarize(g) for g in grads_out]
-        s.values = (tuple(grads_in), tuple(grads_out)) if self.keep_values else None
+        if self.keep_values:
+            s.values = (tuple(grads_in), tuple(grads_out))
+            s._in = s._out = None  # summarised when read
+        else:
+            s.values = None
+            s._in = [summarize(g) for g in grads_in]
+            s._out = [summarize(g) for g in grads_out]
         self.steps.append(s)
 
     def backward_end(self):
-        pass
+        global _active
+        if self.max_passes is not None and self.backward_passes >= self.max_passes and _active is self:
+            self.paused = True
+            _active = self._prev  # recording is over: ops stop calling this observer
 
 
 def active():

@@ -21,6 +21,9 @@ def main():
     compare(bench_nn.cases(), "training steps (SGD momentum, cross-entropy)")
     compare(bench_nn.epoch_case(), "a whole epoch", budget=0.1)
     peak_memory()
+    import bench_server
+
+    bench_server.main(sys.argv[1:])
 
 
 def peak_memory():

@@ -181,3 +181,20 @@ def test_keep_values():
     assert obs.nodes[-1].tensor is y
     grads_in, grads_out = obs.steps[-1].values
     assert grads_in[0].tolist() == [3.0, 3.0]
+
+
+def test_observer_steps_aside_after_max_passes():
+    w = engine.tensor([1.0, 2.0], requires_grad=True)
+    with observe.Observer(keep_values=True, max_passes=2) as obs:
+        for _ in range(5):
+            (w * 3).sum().backward()
+        assert observe.active() is None  # paused: ops no longer call it
+    assert obs.paused and obs.backward_passes == 2
+    assert [s.backward for s in obs.steps].count(0) == [s.backward for s in obs.steps].count(1) > 0
+    assert {s.backward for s in obs.steps} == {0, 1}
+    assert sum(1 for r in obs.nodes if r.op == "MulBackward0") == 2
+    # summaries are computed lazily and agree with the gradient values
+    acc = [s for s in obs.steps if s.op == "AccumulateGrad"][0]
+    assert acc.grads_in[0]["shape"] == [2] and acc.grads_in[0]["mean"] == 3.0
+    assert abs(acc.grads_in[0]["norm"] - (18 ** 0.5)) < 1e-6
+    assert w.grad.tolist() == [15.0, 15.0]

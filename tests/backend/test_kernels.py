@@ -1,0 +1,320 @@
+"""Kernel manager with real kernel processes in real bubblewrap (no mocks)."""
+import dataclasses
+import itertools
+import shutil
+import subprocess
+import threading
+import time
+
+import pytest
+
+from backend.kernels import sandbox
+from backend.kernels.manager import KernelManager
+
+
+@dataclasses.dataclass
+class Cfg:
+    data_dir: str = "/nonexistent"
+    sandbox: str = "bwrap"
+    device: str = "cpu"
+    kernel_memory_mb: int = 1024
+    kernel_max_procs: int = 48
+    kernel_file_size_mb: int = 8
+    kernel_open_files: int = 128
+    cell_timeout_s: int = 30
+    output_limit_bytes: int = 20_000
+    kernel_idle_cull_s: int = 600
+    kernel_pool_size: int = 1
+    max_code_bytes: int = 10_000
+
+
+def _bwrap_ok():
+    return shutil.which("bwrap") is not None and sandbox.probe(Cfg()) == ""
+
+
+pytestmark = pytest.mark.skipif(not _bwrap_ok(), reason="bubblewrap cannot run on this machine")
+
+
+class Events:
+    def __init__(self):
+        self.items = []
+        self.cond = threading.Condition()
+        self.ids = itertools.count(1)
+
+    def __call__(self, nb, name, data):
+        with self.cond:
+            self.items.append((nb, name, data))
+            self.cond.notify_all()
+
+    def wait(self, pred, timeout=20):
+        end = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for it in self.items:
+                    if pred(*it):
+                        return it
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out; events: {self.items[-15:]}")
+                self.cond.wait(left)
+
+    def of(self, cell_id, name=None):
+        with self.cond:
+            return [d for _, n, d in self.items if d.get("cell_id") == cell_id and (name is None or n == name)]
+
+    def run(self, mgr, nb, code, timeout=20):
+        cid = f"cell{next(self.ids)}"
+        mgr.execute(nb, cid, code)
+        _, _, st = self.wait(lambda n, name, d: name == "cell_status" and d.get("cell_id") == cid
+                             and d["status"] in ("done", "error", "idle"), timeout)
+        return cid, st
+
+
+@pytest.fixture
+def km():
+    ev = Events()
+    mgr = KernelManager(Cfg(), ev)
+    mgr.ev = ev
+    yield mgr
+    mgr.shutdown_all()
+
+
+def stdout(ev, cid):
+    return "".join(d["text"] for d in ev.of(cid, "stream") if d["name"] == "stdout")
+
+
+def test_persistent_state_result_and_stdout(km):
+    ev = km.ev
+    cid, st = ev.run(km, "nb", "x = 41\nprint('hello', x)")
+    assert st["status"] == "done" and "duration_ms" in st
+    assert stdout(ev, cid) == "hello 41\n"
+    cid, st = ev.run(km, "nb", "import torch\nt = torch.tensor([1., 2.])\nx + 1")
+    assert ev.of(cid, "result")[0]["data"]["text/plain"] == "42"
+    cid, _ = ev.run(km, "nb", "t * 2")
+    assert ev.of(cid, "result")[0]["data"]["text/plain"] == "tensor([2., 4.])"
+    assert ev.wait(lambda n, name, d: name == "device")[2]["device"] == "cpu"
+    statuses = [d["status"] for d in ev.of("cell1", "cell_status")]
+    assert statuses == ["queued", "running", "done"]
+    assert km.status("nb")["status"] == "idle"
+
+
+def test_trimmed_traceback_with_line(km):
+    ev = km.ev
+    cid, st = ev.run(km, "nb", "a = 1\nb = 2\nc = a / 0\nd = 4")
+    assert st["status"] == "error"
+    err = ev.of(cid, "error")[0]
+    assert err["ename"] == "ZeroDivisionError" and err["line"] == 3
+    assert err["traceback"][1] == "  Cell [1], line 3, in <module>"
+    assert not any("kernel_main" in ln or "engine" in ln for ln in err["traceback"])
+    cid, st = ev.run(km, "nb", "import torch\ntorch.ones(2, 3) @ torch.ones(2, 3)")
+    err = ev.of(cid, "error")[0]
+    assert err["ename"] == "RuntimeError" and err["line"] == 2
+    assert all("engine" not in ln for ln in err["traceback"][:-1])
+    cid, st = ev.run(km, "nb", "x = (")
+    assert ev.of(cid, "error")[0]["ename"] == "SyntaxError"
+
+
+def test_seed_graph_and_backward_trace(km):
+    ev = km.ev
+    code = ("import torch\n"
+            "x = torch.tensor(3.0, requires_grad=True)\n"
+            "w = torch.tensor(2.0, requires_grad=True)\n"
+            "b = torch.tensor(1.0, requires_grad=True)\n"
+            "y = w * x + b\n"
+            "z = y ** 2\n"
+            "z.backward()\n")
+    cid, st = ev.run(km, "nb", code)
+    assert st["status"] == "done"
+    g = ev.of(cid, "graph")[0]
+    ops = {n["op"] for n in g["nodes"]}
+    assert {"MulBackward0", "AddBackward0", "PowBackward0", "leaf"} <= ops
+    by_op = {n["op"]: n for n in g["nodes"] if n["kind"] != "leaf"}
+    assert by_op["MulBackward0"]["line"] == 5 and by_op["PowBackward0"]["line"] == 6
+    assert by_op["PowBackward0"]["kind"] == "output"
+    leaves = {n["name"]: n["id"] for n in g["nodes"] if n["kind"] == "leaf"}
+    assert set(leaves) == {"x", "w", "b"}
+    assert [by_op["AddBackward0"]["id"], by_op["PowBackward0"]["id"]] in g["edges"]
+    trace = ev.of(cid, "backward_trace")[0]
+    assert trace["pass_index"] == 0
+    acc = [(s["leaf"], s["grads_in"][0]["value"]) for s in trace["steps"] if s["op"] == "AccumulateGrad"]
+    assert acc == [(leaves["b"], 14.0), (leaves["w"], 42.0), (leaves["x"], 28.0)]
+    assert [s["op"] for s in trace["steps"]][:2] == ["PowBackward0", "AddBackward0"]
+    # values on demand
+    km.request_value("nb", leaves["w"], "grad", "r1")
+    _, _, v = ev.wait(lambda n, name, d: name == "node_value" and d["request_id"] == "r1")
+    assert v["stats"]["max"] == 42.0 and v["shape"] == [] and v["values"] == [42.0]
+    km.request_value("nb", by_op["MulBackward0"]["id"], "value", "r2")
+    _, _, v = ev.wait(lambda n, name, d: name == "node_value" and d["request_id"] == "r2")
+    assert v["values"] == [6.0] and v["dtype"] == "float32"
+
+
+def test_get_value_stats_and_downsampling(km):
+    ev = km.ev
+    cid, st = ev.run(km, "nb", "import torch\nw = torch.linspace(-1, 1, 50000).requires_grad_()\n"
+                              "loss = (w * 2).sum()\nloss.backward()")
+    g = ev.of(cid, "graph")[0]
+    wid = next(n["id"] for n in g["nodes"] if n["name"] == "w")
+    km.request_value("nb", wid, "value", "big")
+    _, _, v = ev.wait(lambda n, name, d: name == "node_value" and d["request_id"] == "big")
+    s = v["stats"]
+    assert v["shape"] == [50000] and v["downsampled"] and len(v["values"]) <= 10_000
+    assert s["min"] == pytest.approx(-1) and s["max"] == pytest.approx(1) and abs(s["mean"]) < 1e-6
+    assert len(s["histogram"]["counts"]) == 20 and sum(s["histogram"]["counts"]) == 50000
+    km.request_value("nb", wid, "grad", "g")
+    _, _, v = ev.wait(lambda n, name, d: name == "node_value" and d["request_id"] == "g")
+    assert v["stats"]["min"] == 2.0 and v["stats"]["std"] == 0.0
+
+
+def test_summary_writer_metrics(km):
+    ev = km.ev
+    cid, st = ev.run(km, "nb", "from torch.utils.tensorboard import SummaryWriter\n"
+                              "with SummaryWriter() as wr:\n"
+                              "    for i in range(300):\n"
+                              "        wr.add_scalar('loss', 1.0 / (i + 1), i)\n"
+                              "    wr.add_scalars('acc', {'train': 0.5, 'val': 0.25}, 7)\n")
+    assert st["status"] == "done"
+    time.sleep(0.3)
+    pts = [p for _, n, d in ev.items if n == "metrics" for p in d["points"]]
+    loss = [p for p in pts if p["tag"] == "loss"]
+    assert [p["step"] for p in loss] == list(range(300)) and loss[1]["value"] == 0.5
+    assert {(p["tag"], p["value"]) for p in pts if p["tag"].startswith("acc/")} == {("acc/train", 0.5), ("acc/val", 0.25)}
+    assert sum(1 for _, n, _ in ev.items if n == "metrics") < 20  # batched
+
+
+def test_output_limit_and_code_limit(km):
+    ev = km.ev
+    cid, st = ev.run(km, "nb", "for i in range(10000):\n    print('x' * 50)\nprint('end')")
+    assert st["status"] == "done"
+    assert len(stdout(ev, cid)) <= 20_000
+    assert any("truncated" in d["text"] for d in ev.of(cid, "notice"))
+    cid = "huge"
+    km.execute("nb", cid, "#" * 20_000)
+    assert ev.of(cid, "error")[0]["ename"] == "CodeTooLarge"
+
+
+def test_images(km):
+    ev = km.ev
+    cid, st = ev.run(km, "nb", "import numpy as np\ndisplay_image(np.zeros((8, 9, 3), np.uint8))")
+    data = ev.of(cid, "result")[0]["data"]
+    import base64
+    png = base64.b64decode(data["image/png"])
+    assert png.startswith(b"\x89PNG") and png[16:24] == (9).to_bytes(4, "big") + (8).to_bytes(4, "big")
+
+
+def test_interrupt_keeps_namespace(km):
+    ev = km.ev
+    ev.run(km, "nb", "keep = 'still here'")
+    cid = "loop"
+    km.execute("nb", cid, "while True:\n    pass")
+    km.execute("nb", "queued-after", "1")
+    ev.wait(lambda n, name, d: name == "cell_status" and d["cell_id"] == cid and d["status"] == "running")
+    time.sleep(0.3)
+    km.interrupt("nb")
+    ev.wait(lambda n, name, d: name == "cell_status" and d["cell_id"] == cid and d["status"] == "error")
+    err = ev.of(cid, "error")[0]
+    assert err["ename"] == "KeyboardInterrupt" and err["line"] in (1, 2)
+    assert ev.of("queued-after", "cell_status")[-1]["status"] == "idle"
+    cid, st = ev.run(km, "nb", "keep")
+    assert ev.of(cid, "result")[0]["data"]["text/plain"] == "'still here'"
+
+
+def test_restart_clears_namespace_and_pool_start(km):
+    ev = km.ev
+    ev.run(km, "nb", "gone = 1")
+    km.restart("nb")
+    statuses = [d["status"] for n, name, d in ev.items if name == "kernel_status"]
+    assert "restarting" in statuses
+    ev.wait(lambda n, name, d: name == "kernel_status" and d["status"] == "idle"
+            and statuses.index("restarting") < len(statuses))
+    cid, st = ev.run(km, "nb", "gone")
+    assert ev.of(cid, "error")[0]["ename"] == "NameError"
+
+
+@pytest.mark.parametrize("code,reason", [
+    ("import os\nos._exit(3)", "exited with code 3"),
+    ("import ctypes\nctypes.string_at(0)", "segmentation fault"),
+])
+def test_crash_reported_and_new_kernel_works(km, code, reason):
+    ev = km.ev
+    ev.run(km, "nb", "v = 1")
+    cid, st = ev.run(km, "nb", code)
+    assert st["status"] == "error"
+    _, _, dead = ev.wait(lambda n, name, d: name == "kernel_status" and d["status"] == "dead")
+    assert reason in dead["reason"]
+    assert reason in ev.of(cid, "error")[0]["evalue"]
+    cid, st = ev.run(km, "nb", "1 + 1")
+    assert st["status"] == "done" and ev.of(cid, "result")[0]["data"]["text/plain"] == "2"
+
+
+def test_memory_bomb_is_reported(km):
+    ev = km.ev
+    cid, st = ev.run(km, "nb", "x = bytearray(10**11)")
+    assert st["status"] == "error"
+    assert ev.of(cid, "error")[0]["ename"] == "MemoryError"
+    cid, st = ev.run(km, "nb", "big = []\nwhile True:\n    big.append(bytearray(50 * 2**20))", timeout=30)
+    assert st["status"] == "error"
+    cid, st = ev.run(km, "nb", "big = None\n'ok'")
+    assert st["status"] == "done"
+
+
+def test_cell_timeout_interrupts():
+    ev = Events()
+    mgr = KernelManager(Cfg(cell_timeout_s=1, kernel_pool_size=0), ev)
+    try:
+        cid, st = ev.run(mgr, "nb", "import time\nwhile True: time.sleep(0.01)", timeout=15)
+        assert st["status"] == "error"
+        assert any("longer than" in d["text"] for d in ev.of(cid, "notice"))
+        cid, st = ev.run(mgr, "nb", "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                                    "while True: pass", timeout=15)
+        _, _, dead = ev.wait(lambda n, name, d: name == "kernel_status" and d["status"] == "dead")
+        assert "did not stop" in dead["reason"]
+        cid, st = ev.run(mgr, "nb", "2")
+        assert st["status"] == "done"
+    finally:
+        mgr.shutdown_all()
+
+
+def test_protocol_violation_kills_kernel(km):
+    ev = km.ev
+    cid, st = ev.run(km, "nb", "import os\nfd = int(open('/proc/self/cmdline').read().split('\\0')[6])\n"
+                              "os.write(fd, b'{not json\\n')\nimport time; time.sleep(5)")
+    _, _, dead = ev.wait(lambda n, name, d: name == "kernel_status" and d["status"] == "dead")
+    assert "protocol" in dead["reason"]
+    assert st["status"] == "error"
+
+
+def test_idle_cull():
+    ev = Events()
+    mgr = KernelManager(Cfg(kernel_idle_cull_s=1, kernel_pool_size=0), ev)
+    try:
+        ev.run(mgr, "nb", "1")
+        _, _, dead = ev.wait(lambda n, name, d: name == "kernel_status" and d["status"] == "dead", 10)
+        assert "without activity" in dead["reason"]
+    finally:
+        mgr.shutdown_all()
+
+
+def test_sandbox_unavailable_message(monkeypatch):
+    ev = Events()
+    monkeypatch.setattr(sandbox, "_probe_result", {})
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(sandbox.os.path, "exists", lambda p: False)
+    mgr = KernelManager(Cfg(kernel_pool_size=0), ev)
+    try:
+        mgr.execute("nb", "c", "1")
+        _, _, dead = ev.wait(lambda n, name, d: name == "kernel_status" and d["status"] == "dead")
+        assert "sandbox unavailable" in dead["reason"] and "GRADLAB_SANDBOX=none" in dead["reason"]
+        assert ev.of("c", "cell_status")[-1]["status"] == "error"
+    finally:
+        mgr.shutdown_all()
+        sandbox._probe_result.clear()
+
+
+def test_unsandboxed_mode_works():
+    ev = Events()
+    mgr = KernelManager(Cfg(sandbox="none", kernel_pool_size=0), ev)
+    try:
+        cid, st = ev.run(mgr, "nb", "import os\nsorted(os.environ)[:3]")
+        assert st["status"] == "done"
+    finally:
+        mgr.shutdown_all()
