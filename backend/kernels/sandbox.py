@@ -132,6 +132,8 @@ def bwrap_args(config, privileged):
         args += ["--unshare-all", "--unshare-user", "--uid", str(UNPRIV_UID), "--gid", str(UNPRIV_UID)]
     args += ["--die-with-parent", "--clearenv", "--hostname", "gradlab-kernel"]
     args += _system_binds()
+    # the private /tmp first: a checkout or venv that lives under /tmp is bound on top of it
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
     _, pydirs = python_paths()
     binds = pydirs + [str(REPO_ROOT / "engine"), str(KERNELS_DIR)]
     # bwrap would create the missing parents of a bind mode 0700 (root's): the kernel's uid could
@@ -147,7 +149,6 @@ def bwrap_args(config, privileged):
             args += ["--perms", "0755", "--dir", p]
     for d in binds:
         args += ["--ro-bind", d, d]
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
     args += _gpu_binds(config)
     env = kernel_env(config)
     for k, v in env.items():
