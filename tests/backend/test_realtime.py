@@ -25,6 +25,23 @@ def size(payload):
     return len(json.dumps(payload, separators=(",", ":")))
 
 
+def in_order(client):
+    """Make the Python client handle messages in arrival order, as a browser does.
+
+    python-engineio's client runs each incoming message's handler in a new thread, so a test
+    could see a chunk after the message that followed it; the server sends them in order."""
+    eio = client.eio
+    trigger = eio._trigger_event
+
+    def ordered(event, *args, **kwargs):
+        if event == "message":
+            kwargs["run_async"] = False
+        return trigger(event, *args, **kwargs)
+
+    eio._trigger_event = ordered
+    return client
+
+
 class Live:
     """A socketio.Client that records every event it receives, with waiting helpers."""
 
@@ -32,6 +49,7 @@ class Live:
         self.events = []  # (event, payload, size in bytes)
         self.cond = threading.Condition()
         self.sio = socketio.Client(reconnection=False)
+        in_order(self.sio)
         self.sio.on("*", self._any)
         cookie = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
         self.sio.connect(server.url, headers={"Cookie": cookie}, transports=[transport], wait_timeout=20)
@@ -499,7 +517,7 @@ def test_joining_someone_elses_notebook_is_refused(server, client_session, live,
 
 
 def test_connection_without_cookie_can_join_nothing(server, notebook):
-    sio = socketio.Client(reconnection=False)
+    sio = in_order(socketio.Client(reconnection=False))
     got = []
     sio.on("error", lambda p: got.append(p))
     sio.connect(server.url, transports=["websocket"], wait_timeout=20)
