@@ -83,6 +83,12 @@ def from_numpy_dtype(np_dtype):
             ) from None
 
 
+# PyTorch's scalar type names ("Float" in "expected scalar type Float") and legacy tensor types.
+SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool", "complex64": "ComplexFloat",
+                "complex128": "ComplexDouble", "bfloat16": "BFloat16"}
+TENSOR_TYPE_NAMES = {k: v + "Tensor" for k, v in SCALAR_NAMES.items()}
+
 _default = [float32]
 
 

@@ -185,11 +185,7 @@ def _tensor_type_name(t):
     return prefix + _TYPE_NAMES[t.dtype.name]
 
 
-_TYPE_NAMES = {
-    "float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor", "int64": "LongTensor",
-    "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
-    "bool": "BoolTensor",
-}
+from ..dtypes import TENSOR_TYPE_NAMES as _TYPE_NAMES  # noqa: E402
 
 
 def _saved_by(node, t, limit):

@@ -378,8 +378,7 @@ def _write(t, data):
         d[...] = data
 
 
-_SHORT = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-          "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+from ..dtypes import SCALAR_NAMES as _SHORT  # noqa: E402
 
 
 def _short(np_dtype):

@@ -16,8 +16,7 @@ from ._util import supports_out, Node, Tensor, needs_grad, record, record_multi,
 from ..autograd.grad_mode import GradMode
 from .. import dtypes as _dt
 
-_SHORT = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-          "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+from ..dtypes import SCALAR_NAMES as _SHORT
 _INT64 = np.dtype(np.int64)
 
 

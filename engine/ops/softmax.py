@@ -3,8 +3,7 @@ import numpy as np
 
 from ._util import supports_out, Node, Tensor, needs_grad, record, xp_of
 
-_SHORT = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-          "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+from ..dtypes import SCALAR_NAMES as _SHORT
 
 
 def _implicit_dim(ndim):

@@ -46,10 +46,7 @@ def register_optimizer_step_post_hook(hook):
     return handle
 
 
-_LEGACY = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-           "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
-           "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor",
-           "complex64": "ComplexFloatTensor", "complex128": "ComplexDoubleTensor"}
+from ..dtypes import TENSOR_TYPE_NAMES as _LEGACY
 
 
 def _typename(obj):

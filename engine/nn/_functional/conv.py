@@ -25,8 +25,7 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
 
 _TYPE = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long", "int32": "int",
          "int16": "short", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
-_SCALAR = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-           "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+from ...dtypes import SCALAR_NAMES as _SCALAR
 
 
 def _lst(shape):

@@ -27,9 +27,7 @@ __all__ = [
     "cosine_embedding_loss", "poisson_nll_loss", "gaussian_nll_loss",
 ]
 
-_SHORT = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-          "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool", "complex64": "ComplexFloat",
-          "complex128": "ComplexDouble"}
+from ...dtypes import SCALAR_NAMES as _SHORT
 
 NONE, MEAN, SUM = 0, 1, 2
 

@@ -92,9 +92,7 @@ _module_stack = []  # modules being called while observing, to name children
 
 
 def register_module_forward_pre_hook(hook):
-    handle = RemovableHandle(_global_forward_pre_hooks)
-    _global_forward_pre_hooks[handle.id] = hook
-    return handle
+    return _register(_global_forward_pre_hooks, hook)
 
 
 def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
@@ -114,20 +112,23 @@ _MIX_MODULE_MSG = ("Cannot use both regular backward hooks and full backward hoo
                    "Please use only one of them.")
 
 
+def _register(store, hook):
+    """Add ``hook`` to one of the global hook dicts; the handle removes it."""
+    handle = RemovableHandle(store)
+    store[handle.id] = hook
+    return handle
+
+
 def register_module_backward_hook(hook):
     global _global_is_full_backward_hook
     if _global_is_full_backward_hook is True:
         raise RuntimeError(_MIX_MSG)
     _global_is_full_backward_hook = False
-    handle = RemovableHandle(_global_backward_hooks)
-    _global_backward_hooks[handle.id] = hook
-    return handle
+    return _register(_global_backward_hooks, hook)
 
 
 def register_module_full_backward_pre_hook(hook):
-    handle = RemovableHandle(_global_backward_pre_hooks)
-    _global_backward_pre_hooks[handle.id] = hook
-    return handle
+    return _register(_global_backward_pre_hooks, hook)
 
 
 def register_module_full_backward_hook(hook):
@@ -135,27 +136,19 @@ def register_module_full_backward_hook(hook):
     if _global_is_full_backward_hook is False:
         raise RuntimeError(_MIX_MSG)
     _global_is_full_backward_hook = True
-    handle = RemovableHandle(_global_backward_hooks)
-    _global_backward_hooks[handle.id] = hook
-    return handle
+    return _register(_global_backward_hooks, hook)
 
 
 def register_module_buffer_registration_hook(hook):
-    handle = RemovableHandle(_global_buffer_registration_hooks)
-    _global_buffer_registration_hooks[handle.id] = hook
-    return handle
+    return _register(_global_buffer_registration_hooks, hook)
 
 
 def register_module_module_registration_hook(hook):
-    handle = RemovableHandle(_global_module_registration_hooks)
-    _global_module_registration_hooks[handle.id] = hook
-    return handle
+    return _register(_global_module_registration_hooks, hook)
 
 
 def register_module_parameter_registration_hook(hook):
-    handle = RemovableHandle(_global_parameter_registration_hooks)
-    _global_parameter_registration_hooks[handle.id] = hook
-    return handle
+    return _register(_global_parameter_registration_hooks, hook)
 
 
 # -- helpers --------------------------------------------------------------------------------
