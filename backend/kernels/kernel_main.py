@@ -177,6 +177,7 @@ class MetricsSender:
     def __init__(self):
         self.points = []
         self.lock = threading.Lock()
+        self.send_lock = threading.Lock()
         self.last = 0.0
         self.dropped = 0
 
@@ -188,15 +189,22 @@ class MetricsSender:
             self.points.append({"tag": str(tag)[:200], "step": int(step), "value": value, "wall": wall})
 
     def tick(self, force=False):
-        if not self.points:
-            return
-        now = time.monotonic()
-        if not force and now - self.last < METRICS_INTERVAL_S:
-            return
-        with self.lock:
-            batch, self.points = self.points[:METRICS_MAX_POINTS], self.points[METRICS_MAX_POINTS:]
-        self.last = now
-        CH.send({"type": "metrics", "points": batch})
+        # One sender at a time, holding the lock through the send: a forced tick at the end of a
+        # cell must not overtake a batch the flush thread has taken but not yet written, or the
+        # cell's "done" would reach the server before its last points.
+        with self.send_lock:
+            if not self.points:
+                return
+            now = time.monotonic()
+            if not force and now - self.last < METRICS_INTERVAL_S:
+                return
+            while self.points:
+                with self.lock:
+                    batch, self.points = self.points[:METRICS_MAX_POINTS], self.points[METRICS_MAX_POINTS:]
+                self.last = now
+                CH.send({"type": "metrics", "points": batch})
+                if not force:
+                    break
 
 
 METRICS = MetricsSender()
