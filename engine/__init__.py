@@ -81,3 +81,4 @@ from ._tensor_str import set_printoptions  # noqa: E402,F401
 
 from . import nn, optim, utils  # noqa: E402,F401  (layer 5: the libraries users touch)
 from .serialization import load, save  # noqa: E402,F401
+from . import jit, onnx, quantization, ao  # noqa: E402,F401  (layer 6: deployment)

@@ -10,3 +10,5 @@ from ._functional.norm import *  # noqa: F401,F403
 from ._functional.dropout import *  # noqa: F401,F403
 from ._functional.sparse import *  # noqa: F401,F403
 from ._functional.loss import *  # noqa: F401,F403
+from ._functional.rnn import *  # noqa: F401,F403
+from ._functional.attention import *  # noqa: F401,F403

@@ -1,0 +1,2 @@
+"""``torch.ao``: the home PyTorch gives quantization today."""
+from . import quantization  # noqa: F401

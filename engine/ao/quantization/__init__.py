@@ -1,0 +1,2 @@
+"""``torch.ao.quantization`` is ``torch.quantization``."""
+from ...quantization import *  # noqa: F401,F403

@@ -1,0 +1,2 @@
+"""Scaled dot-product and multi-head attention."""
+__all__ = []

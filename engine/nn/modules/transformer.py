@@ -1,0 +1,2 @@
+"""Attention and Transformer layers."""
+__all__ = []

@@ -1,0 +1,1 @@
+"""``torch.nn.utils.rnn``: packed sequences and padding helpers."""

@@ -1,0 +1,1 @@
+"""``torch.onnx``: export of a traced graph through the ``onnx`` package."""

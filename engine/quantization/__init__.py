@@ -1,0 +1,1 @@
+"""``torch.quantization`` / ``torch.ao.quantization``: dynamic int8 quantization."""
