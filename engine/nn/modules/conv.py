@@ -124,7 +124,9 @@ class _Conv(_ConvNd):
 
     def forward(self, input):
         p = self._parameters
-        return self._conv_forward(input, p["weight"], p["bias"])
+        if "weight" in p and "bias" in p:
+            return self._conv_forward(input, p["weight"], p["bias"])
+        return self._conv_forward(input, self.weight, self.bias)  # pruned: plain attributes (nn.utils.prune)
 
 
 class Conv1d(_Conv):
@@ -179,8 +181,8 @@ class _ConvTransposeNd(_ConvNd):
         op = self._output_padding(input, output_size, self.stride, self.padding, self.kernel_size, self._nd,
                                   self.dilation)
         p = self._parameters
-        return type(self)._fn(input, p["weight"], p["bias"], self.stride, self.padding, op, self.groups,
-                              self.dilation)
+        w, b = (p["weight"], p["bias"]) if "weight" in p and "bias" in p else (self.weight, self.bias)
+        return type(self)._fn(input, w, b, self.stride, self.padding, op, self.groups, self.dilation)
 
 
 class ConvTranspose1d(_ConvTransposeNd):

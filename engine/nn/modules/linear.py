@@ -47,7 +47,9 @@ class Linear(Module):
 
     def forward(self, input):
         p = self._parameters
-        return _linear(input, p["weight"], p["bias"])
+        if "weight" in p and "bias" in p:
+            return _linear(input, p["weight"], p["bias"])
+        return _linear(input, self.weight, self.bias)  # pruned: plain attributes (nn.utils.prune)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
