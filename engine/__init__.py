@@ -5,6 +5,7 @@ from . import dtypes as _dtypes
 from .dtypes import (  # noqa: F401
     bool, double, dtype, finfo, float, float16, float32, float64, get_default_dtype, half, iinfo, int,
     int8, int16, int32, int64, long, promote_types, set_default_dtype, short, uint8, bfloat16,
+    qint8, quint8, qint32,
 )
 from .device import device  # noqa: F401
 from . import cuda  # noqa: F401
@@ -82,3 +83,7 @@ from ._tensor_str import set_printoptions  # noqa: E402,F401
 from . import nn, optim, utils  # noqa: E402,F401  (layer 5: the libraries users touch)
 from .serialization import load, save  # noqa: E402,F401
 from . import jit, onnx, quantization, ao  # noqa: E402,F401  (layer 6: deployment)
+from .quantization._qtensor import (  # noqa: E402,F401
+    dequantize, per_channel_affine, per_channel_affine_float_qparams, per_channel_symmetric, per_tensor_affine,
+    per_tensor_symmetric, quantize_per_channel, quantize_per_tensor,
+)

@@ -13,6 +13,7 @@ __all__ = [
     "dtype", "float16", "float32", "float64", "half", "float", "double", "int8", "int16",
     "int32", "int64", "short", "int", "long", "uint8", "bool", "bfloat16",
     "get_default_dtype", "set_default_dtype", "promote_types", "result_type", "iinfo", "finfo",
+    "qint8", "quint8", "qint32",
 ]
 
 _BOOL, _INT, _FLOAT = 0, 1, 2
@@ -65,8 +66,17 @@ _from_np = {d.np: d for d in ALL}
 _names = {d.name: d for d in ALL}
 
 
+# Quantized dtypes (engine.quantization): a quantized tensor stores their integer representation.
+# They stay out of ALL/_from_np/_names, so no numpy array or checkpoint entry maps to them.
+qint8 = dtype("qint8", np.int8, _INT, 1)
+quint8 = dtype("quint8", np.uint8, _INT, 0)
+qint32 = dtype("qint32", np.int32, _INT, 3)
+quint8.is_signed = False
+_quantized = {d.name: d for d in (qint8, quint8, qint32)}
+
+
 def _by_name(name):
-    return _names[name]
+    return _names[name] if name in _names else _quantized[name]
 
 
 def from_numpy_dtype(np_dtype):

@@ -154,7 +154,7 @@ def _place(buf, location, map_location, name):
 # ---------------------------------------------------------------------------------------------
 # save
 # ---------------------------------------------------------------------------------------------
-_SAVE_TYPES = ("tensors, nn.Parameters, numpy arrays, None, bool, int, float, complex, str, bytes, list, tuple, "
+_SAVE_TYPES = ("tensors, nn.Parameters, quantized tensors, numpy arrays, None, bool, int, float, complex, str, bytes, list, tuple, "
                "dict, OrderedDict, set, frozenset, engine.Size, dtypes and devices")
 
 
@@ -192,7 +192,7 @@ class _Encoder:
                 raise ValueError("engine.save cannot store a tuple or frozenset that contains itself")
             return {"t": "ref", "id": self.memo[id(obj)]}
         if isinstance(obj, Tensor):
-            return self._tensor(obj)
+            return self._qtensor(obj) if obj.is_quantized else self._tensor(obj)
         if isinstance(obj, _dt.dtype):
             return {"t": "dtype", "name": obj.name}
         if isinstance(obj, _device):
@@ -293,6 +293,18 @@ class _Encoder:
             key, off, strides = self._storage(arr)
             node.update(storage=key, stride=strides, offset=off)
         node["requires_grad"] = bool(t._rg)
+        return node
+
+    def _qtensor(self, t):
+        """A quantized tensor: its integer representation as a plain tensor node, plus the
+        quantization parameters (per tensor: ``scale``/``zero_point``; per channel: arrays and ``axis``)."""
+        node = {"t": "qtensor", "id": self._new_id(t), "qdtype": t.dtype.name, "qscheme": t.qscheme().name,
+                "int_repr": self._tensor(Tensor._make(t._data))}
+        if "_scales" in t.__dict__:
+            node.update(scales=self._ndarray(t.__dict__["_scales"]), zero_points=self._ndarray(t.__dict__["_zps"]),
+                        axis=int(t.__dict__["_axis"]))
+        else:
+            node.update(scale=_float_node(float(t.__dict__["_scale"])), zero_point=int(t.__dict__["_zp"]))
         return node
 
     def _ndarray(self, a):
@@ -550,7 +562,7 @@ def _load_gradlab(ar, map_location):
 
 
 _TYPES = ("null, bool, int, str, float, int (big), complex, bytes, list, tuple, dict, odict, set, frozenset, ref, "
-          "tensor, parameter, ndarray, size, dtype, device")
+          "tensor, parameter, qtensor, ndarray, size, dtype, device")
 
 
 class _Decoder:
@@ -564,6 +576,7 @@ class _Decoder:
             "list": self._list, "tuple": self._tuple, "dict": self._dict, "odict": self._dict, "set": self._set,
             "frozenset": self._tuple, "ref": self._ref, "tensor": self._tensor, "parameter": self._tensor,
             "ndarray": self._ndarray, "size": self._size, "dtype": self._dtype, "device": self._device,
+            "qtensor": self._qtensor,
         }
 
     def bad(self, what):
@@ -687,6 +700,35 @@ class _Decoder:
             arr = arr.view(arr.dtype.newbyteorder()).astype(arr.dtype)
         return arr
 
+    _QINT = {"qint8": "int8", "quint8": "uint8", "qint32": "int32"}
+    _QSCHEMES = ("per_tensor_affine", "per_tensor_symmetric", "per_channel_affine", "per_channel_symmetric",
+                 "per_channel_affine_float_qparams")
+
+    def _qtensor(self, node):
+        from .quantization import _qtensor as q
+
+        qdtype = self.field(node, "qdtype", str)
+        scheme = self.field(node, "qscheme", str)
+        if qdtype not in self._QINT or scheme not in self._QSCHEMES:
+            raise self.bad(f"unknown quantized dtype {qdtype!r} or scheme {scheme!r}")
+        rep = self.field(node, "int_repr", dict)
+        if rep.get("t") != "tensor" or rep.get("dtype") != self._QINT[qdtype]:
+            raise self.bad(f"a {qdtype} tensor must hold {self._QINT[qdtype]} integers")
+        data = self._tensor(rep)._data
+        if "axis" in node:
+            scales = np.asarray(self._ndarray(self.field(node, "scales", dict)), dtype=np.float64)
+            zps = np.asarray(self._ndarray(self.field(node, "zero_points", dict)), dtype=np.int64)
+            axis = self.field(node, "axis", int)
+            if not (0 <= axis < data.ndim and scales.shape == zps.shape == (data.shape[axis],)):
+                raise self.bad("per-channel quantization parameters do not fit the tensor")
+            params = {"_scales": scales, "_zps": zps, "_axis": axis}
+        else:
+            scale = self._float(self.field(node, "scale", dict))
+            if not (np.isfinite(scale) and scale > 0):
+                raise self.bad("a quantized tensor's scale must be a positive finite number")
+            params = {"_scale": scale, "_zp": self.field(node, "zero_point", int)}
+        return self.remember(node, q._rebuild_q(data, qdtype, scheme, params))
+
     def _tensor(self, node):
         dname = self.field(node, "dtype", str)
         if dname not in _dt._names:
@@ -724,9 +766,9 @@ class _Decoder:
 
     def _dtype(self, node):
         n = self.field(node, "name", str)
-        if n not in _dt._names:
+        if n not in _dt._names and n not in _dt._quantized:
             raise self.bad(f"unknown dtype {n!r}")
-        return _dt._names[n]
+        return _dt._by_name(n)
 
     def _device(self, node):
         idx = node.get("index")
