@@ -15,11 +15,15 @@ def main():
     torch.set_num_threads(os.cpu_count() or 1)
     import bench_core
     import bench_nn
+    import bench_rnn
+    import bench_transformer
 
     print(f"threads: {torch.get_num_threads()}  (PyTorch {torch.__version__}, CPU)")
     compare(bench_core.CASES, "engine core")
     compare(bench_nn.cases(), "training steps (SGD momentum, cross-entropy)")
     compare(bench_nn.epoch_case(), "a whole epoch", budget=0.1)
+    compare(bench_rnn.cases(), "recurrent layers (forward + backward)")
+    compare(bench_transformer.cases(), "Transformer encoder layer training step")
     peak_memory()
     import bench_server
 

@@ -24,6 +24,10 @@ PROGRAMS = HERE / "programs"
 # program -> (exception type both must raise or None, how to compare stdout: "exact" | "masked")
 EXPECT = {
     "a000_conv_fc_shape_bug": ("RuntimeError", "exact"),
+    "a000_pruning": ("TypeError", "exact"),  # global_unstructured(net.conv1, prune_ratio=0.5)
+    "a000_quantization": (None, "exact"),  # the {0: 1, 1: 1, 2: 1} spec matches no module: a plain copy
+    "a002_sequence_models": (None, "exact"),
+    "a002_deploy": (None, "exact"),
     "a000_mnist_mlp": (None, "exact"),
     "a001_simple_net": (None, "masked"),
     "a002_net_print_and_optimizer": (None, "exact"),
@@ -59,6 +63,12 @@ def run(program, cwd, engine_side):
     return res, exc
 
 
+def _own_output(text):
+    """What the program itself prints: PyTorch's ONNX exporter also logs its own progress lines
+    (``[torch.onnx] ...``) to stdout from its torch.export pipeline, which the engine does not have."""
+    return "".join(line for line in text.splitlines(keepends=True) if not line.startswith("[torch.onnx]"))
+
+
 def mask(text):
     """Random numbers masked; alignment (which depends on the values) ignored."""
     return re.sub(r"\s+", "", re.sub(r"-?\d+\.\d*(e[+-]?\d+)?", "N", text))
@@ -77,7 +87,7 @@ def test_seed_program(program, mnist_dir, tmp_path):
     assert t_exc == expected_exc, f"oracle: {t_res.stderr[-2000:]}"
     assert e_exc == expected_exc, f"engine: {e_res.stderr[-2000:]}"
     if compare == "exact":
-        assert e_res.stdout == t_res.stdout
+        assert _own_output(e_res.stdout) == _own_output(t_res.stdout)
     else:
         assert mask(e_res.stdout) == mask(t_res.stdout)
     if expected_exc:
