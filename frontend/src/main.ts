@@ -1,0 +1,3 @@
+// Entry point: routes / (notebook list) and /notebooks/<id> (a notebook).
+const app = document.getElementById("app")!;
+app.textContent = "Gradlab";
