@@ -25,6 +25,7 @@ import numpy as np
 from .. import dtypes as _dt
 from ..autograd.grad_mode import no_grad
 from ..nn.modules.module import Module, _addindent
+from ..nn.modules.rnn import RNNBase
 from ..tensor import Tensor
 from . import _observer as _obs
 from ._qtensor import QTensor, per_tensor_affine, quantize_per_channel, quantize_per_tensor
@@ -400,6 +401,7 @@ class DynamicQuantizedLSTM(Module):
         self.batch_first = batch_first
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
+        self.proj_size = 0
         self.dtype = dtype
         self.version = 2
         self._all_weight_values = _CellParamsList([])
@@ -408,18 +410,7 @@ class DynamicQuantizedLSTM(Module):
         return "DynamicQuantizedLSTM"
 
     def extra_repr(self):
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.num_layers != 1:
-            s += f", num_layers={self.num_layers}"
-        if self.bias is not True:
-            s += f", bias={self.bias}"
-        if self.batch_first is not False:
-            s += f", batch_first={self.batch_first}"
-        if self.dropout != 0:
-            s += f", dropout={self.dropout}"
-        if self.bidirectional is not False:
-            s += f", bidirectional={self.bidirectional}"
-        return s
+        return RNNBase.extra_repr(self)  # the float LSTM's description (proj_size is always 0 here)
 
     def __repr__(self):
         return _hidden_repr(self)
