@@ -96,6 +96,13 @@ class GetValueIn(NotebookRef):
     request_id: StrictStr = _id_field()
 
 
+class CheckGradIn(NotebookRef):
+    """Payload of ``check_grad``: compare a node's analytic gradient with finite differences."""
+
+    node_id: StrictInt = Field(ge=0, le=MAX_NODE_ID)
+    request_id: StrictStr = _id_field()
+
+
 INBOUND: Dict[str, type] = {
     "join": JoinIn,
     "leave": LeaveIn,
@@ -103,6 +110,7 @@ INBOUND: Dict[str, type] = {
     "interrupt": InterruptIn,
     "restart": RestartIn,
     "get_value": GetValueIn,
+    "check_grad": CheckGradIn,
 }
 
 
@@ -281,6 +289,32 @@ class NodeValueOut(_Outbound):
     dtype: Optional[str] = None
 
 
+class GradCheckInputOut(_Outbound):
+    index: int
+    node: Optional[int] = None
+    checked: int
+    skipped: int = 0
+    numel: int = 0
+    max_abs_diff: Optional[float] = None
+    max_rel_diff: Optional[float] = None
+    analytic_norm: Optional[float] = None
+    numeric_norm: Optional[float] = None
+    ok: bool = False
+
+
+class GradCheckOut(_Outbound):
+    notebook_id: NotebookId
+    request_id: Optional[str] = None
+    node_id: int
+    ok: bool
+    reason: Optional[str] = None
+    eps: Optional[float] = None
+    op: Optional[str] = None
+    cotangent: Optional[Literal["recorded", "ones", "random"]] = None
+    note: Optional[str] = None
+    inputs: List[GradCheckInputOut] = []
+
+
 OUTBOUND: Dict[str, type] = {
     "error": ErrorOut,
     "joined": JoinedOut,
@@ -298,6 +332,7 @@ OUTBOUND: Dict[str, type] = {
     "backward_trace": BackwardTraceOut,
     "metrics": MetricsOut,
     "node_value": NodeValueOut,
+    "grad_check": GradCheckOut,
 }
 
 

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 #: persisted text of one cell's streams, beyond which it is cut (the live stream is not)
 MAX_PERSISTED_STREAM = 1_000_000
-#: outstanding get_value requests remembered (to answer only the client that asked)
+#: outstanding get_value / check_grad requests remembered (to answer only the client that asked)
 MAX_VALUE_REQUESTS = 1_000
 
 
@@ -501,6 +501,18 @@ class Hub:
         self.kernels.request_value(nb, msg.node_id, msg.which, msg.request_id)
         return {"ok": True}
 
+    def on_check_grad(self, msg):
+        nb = self._joined("check_grad", msg)
+        if nb is None:
+            return {"ok": False, "reason": "not joined to this notebook"}
+        key = (str(nb), "check_grad", msg.request_id)
+        with self.lock:
+            self.value_requests[key] = request.sid
+            while len(self.value_requests) > MAX_VALUE_REQUESTS:
+                self.value_requests.popitem(last=False)
+        self.kernels.request_grad_check(nb, msg.node_id, msg.request_id)
+        return {"ok": True}
+
     # -- outbound: events from the kernel manager (its threads) ------------------------------
     def on_kernel_event(self, notebook_id, name, data):
         try:
@@ -546,6 +558,11 @@ class Hub:
             with self.lock:
                 sid = self.value_requests.pop((str(nb), data.get("request_id")), None)
             box.send("node_value", data, to=sid)
+        elif name == "grad_check":
+            with self.lock:
+                sid = self.value_requests.pop((str(nb), "check_grad", data.get("request_id")), None)
+            if sid is not None:  # only the asking client, and only while it is connected
+                box.send("grad_check", data, to=sid)
         elif name == "kernel_status":
             if data.get("status") in ("dead", "restarting", "starting"):
                 box.kernel_gone()

@@ -10,9 +10,11 @@ level ``print`` is captured per cell; what C code writes to fd 1/2 reaches the m
 Requests (manager -> kernel):
     {"type": "execute", "req": str, "code": str}
     {"type": "get_value", "req": str, "node_id": int, "which": "value"|"grad"}
+    {"type": "check_grad", "req": str, "node_id": int}
     {"type": "shutdown"}
 Messages (kernel -> manager), every one with "type" (and "req" where it answers one):
-    ready, stream, result, error, graph, backward_trace, metrics, node_value, notice, done.
+    ready, stream, result, error, graph, backward_trace, metrics, node_value, grad_check, notice,
+    done.
 
 Cells run in one persistent namespace, like Jupyter: the value of a final expression is the
 result.  SIGINT raises KeyboardInterrupt in the running cell (ignored between cells).
@@ -376,8 +378,8 @@ class Kernel:
         self.budget.begin(req)
         t0 = time.perf_counter()
         status = "ok"
-        obs = observe.Observer(max_nodes=self.max_nodes, max_steps=20_000, keep_values=True,
-                               max_passes=MAX_TRACE_PASSES)
+        obs = _kernel_observer_class()(max_nodes=self.max_nodes, max_steps=20_000, keep_values=True,
+                                       max_passes=MAX_TRACE_PASSES)
         old = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = self.stdout, self.stderr
         try:
@@ -489,6 +491,21 @@ class Kernel:
         msg.update(tensor_summary(t))
         CH.send(msg)
 
+    def check_grad(self, req, node_id):
+        """Answer a ``check_grad`` request: analytic vs finite-difference gradient of one node."""
+        msg = {"type": "grad_check", "req": req, "node_id": node_id, "ok": False, "reason": None,
+               "eps": GRADCHECK_EPS, "inputs": []}
+        try:
+            msg.update(grad_check(self.last_obs, node_id))
+        except Exception as e:  # a forward rule that does not fit this node's values
+            msg.update(ok=False, inputs=[], reason=f"gradient check failed: {type(e).__name__}: {e}"[:500])
+        if isinstance(msg.get("reason"), str):
+            msg["reason"] = msg["reason"][:500]
+        if isinstance(msg.get("note"), str):
+            msg["note"] = msg["note"][:1000]
+        msg["inputs"] = msg["inputs"][:64]
+        CH.send(msg)
+
 
 def _loc(r, cellfile):
     """Line of a node record relative to its cell: (execution count, line) or (None, None)."""
@@ -592,6 +609,417 @@ def tensor_summary(t):
 
 
 # --------------------------------------------------------------------------------------------
+# gradient check of one op node of the last graph (the inspector's "check gradient")
+#
+# The analytic side is the backward of a node of the SAME class as the recorded one, built by
+# replaying the op's forward on float64 copies of the node's input values and applying its
+# backward to a cotangent (engine.autograd.grad).  The recorded node itself cannot be asked: its
+# saved tensors are freed by backward() (unless retain_graph) and hold float32 values.  Nodes
+# that save no tensors and cannot easily be rebuilt (NllLoss) use the recorded node's backward.
+# The cotangent is the gradient that flowed into the node in the cell's backward trace (its last
+# pass), else ones for a one-element output, else a fixed random normal one.  The numeric side is
+# central finite differences of <cotangent, forward(inputs)> in float64, on at most
+# GRADCHECK_MAX_ELEMS elements per input (a fixed random sample when larger) and within a time
+# budget.  Elements where the one-sided differences disagree (a kink: relu at 0, clamp at a bound)
+# are skipped and counted.  Inputs are the values the node was built from, as the kernel's
+# observer kept them; one changed in place since (an optimizer step) is compared at its current
+# values and the answer's ``note`` says so.
+GRADCHECK_EPS = 1e-6
+GRADCHECK_MAX_ELEMS = 2000
+GRADCHECK_BUDGET_S = 3.0      # wall time for the finite differences of one check
+GRADCHECK_MAX_NUMEL = 4_000_000  # larger inputs/outputs are not checked
+GRADCHECK_ATOL = 1e-5
+GRADCHECK_RTOL = 1e-3
+
+
+def _kernel_observer_class():
+    from engine.autograd import observe
+
+    engine_dir = os.path.dirname(os.path.dirname(os.path.abspath(observe.__file__))) + os.sep
+
+    class KernelObserver(observe.Observer):
+        """An Observer that also keeps, per recorded op node, the tensors it was built from and
+        their versions (for the gradient check; the records keep shapes only)."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.inputs_of = {}
+
+        def on_node(self, node, inputs, outputs):
+            n = len(self.nodes)
+            super().on_node(node, inputs, outputs)
+            if len(self.nodes) > n and self.nodes[-1].grad_fn is node:
+                r = self.nodes[-1]
+                # the base class took this frame (outside the engine) for the user's code: look
+                # past it, from the op that called us, for the real one
+                f = sys._getframe(1)
+                while f is not None and f.f_code.co_filename.startswith(engine_dir):
+                    f = f.f_back
+                r.file = f.f_code.co_filename if f is not None else None
+                r.line = f.f_lineno if f is not None else None
+                if self.keep_values:
+                    self.inputs_of[r.id] = tuple(
+                        None if t is None else (t, t._vc.v, any(t is o for o in outputs)) for t in inputs)
+
+    return KernelObserver
+
+
+class _GradCheckRules:
+    """grad_fn class -> forward(node, xs, out_shape) -> Tensor, using the engine's own ops so that
+    the rebuilt node is of the same class.  ``node_backward`` holds the classes whose analytic
+    gradient comes from the recorded node's backward (they save no tensors)."""
+
+    _table = None
+    node_backward = frozenset()
+
+    @classmethod
+    def table(cls):
+        if cls._table is None:
+            cls._table, cls.node_backward = _build_rules()
+        return cls._table
+
+    @classmethod
+    def find(cls, node):
+        table = cls.table()
+        for k in type(node).__mro__:
+            fn = table.get(k)
+            if fn is not None:
+                return fn, k in cls.node_backward
+        return None, False
+
+
+def _build_rules():
+    import numpy as np
+    from engine.tensor import Tensor
+    from engine.ops import arithmetic as ar, pointwise as pw, linalg as la, shape as sh, reduce as rd
+    from engine.ops import softmax as sm
+    from engine.ops._util import record
+    from engine.nn._functional import loss as lo, linear as li
+
+    def z(x):  # a scalar operand the node does not store: its value does not change the derivative
+        return 0.0 if x is None else x
+
+    def same_reshape(node, x, out_shape, *args):
+        """A view node whose constructor takes the input shape: rebuilt around a reshape."""
+        r = Tensor._make(x._data.reshape(out_shape))
+        if x.requires_grad:
+            record(type(node)(x._data.shape, *args), (x,), r)
+        return r
+
+    def key_view(node, xs, out):
+        x = xs[0]
+        if node.key is not None:
+            return sh.get_basic(x, node.key, type(node))
+        return same_reshape(node, x, out)
+
+    def expand(node, xs, out):
+        x = xs[0]
+        r = Tensor._make(np.broadcast_to(x._data, out))
+        if x.requires_grad:
+            record(type(node)(x._data.shape), (x,), r)
+        return r
+
+    def transpose(node, xs, out):
+        if hasattr(node, "d0"):
+            return sh.transpose(xs[0], node.d0, node.d1)
+        return la._mT(xs[0])
+
+    def axes_kw(node):
+        return {"dim": tuple(node.axes), "keepdim": bool(node.keepdim)}
+
+    def nll(node, xs, out):
+        a = xs[0]._data
+        a2 = a[None] if a.ndim == 1 else a
+        idx = np.asarray(node.idx)
+        picked = np.take_along_axis(a2, idx.reshape((idx.shape[0], 1) + idx.shape[1:]), axis=1)[:, 0]
+        loss = picked * np.asarray(node.coef, dtype=np.float64)
+        if node.red != lo.NONE:
+            loss = loss.sum()
+        return Tensor._make(np.asarray(loss, dtype=np.float64).reshape(out))
+
+    def pair_loss(fn, kernel):
+        def f(node, xs, out):
+            return lo._pair_loss(type(node), xs[0], xs[1], node.red, fn, kernel, node.extra)
+        return f
+
+    def huber(node, xs, out):
+        d = node.extra
+
+        def fn(a, b):
+            zz = abs(a - b)
+            return np.where(zz < d, 0.5 * zz * zz, d * (zz - 0.5 * d))
+        return lo._pair_loss(type(node), xs[0], xs[1], node.red, fn, "huber_cpu", d)
+
+    def smooth_l1(node, xs, out):
+        beta = node.extra
+
+        def fn(a, b):
+            zz = abs(a - b)
+            return np.where(zz < beta, 0.5 * zz * zz / beta, zz - 0.5 * beta)
+        return lo._pair_loss(type(node), xs[0], xs[1], node.red, fn, "smooth_l1_cpu", beta)
+
+    t = {
+        ar.AddBackward0: lambda n, xs, o: ar.add(z(xs[0]), z(xs[1]), alpha=n.alpha),
+        ar.SubBackward0: lambda n, xs, o: ar.sub(z(xs[0]), z(xs[1]), alpha=n.alpha),
+        ar.RsubBackward1: lambda n, xs, o: ar.rsub(xs[0], 0.0),
+        ar.MulBackward0: lambda n, xs, o: ar.mul(xs[0], xs[1]),
+        ar.MulBackward1: lambda n, xs, o: ar.mul(xs[0], n.other),
+        ar.DivBackward0: lambda n, xs, o: ar.div(xs[0], xs[1]),
+        ar.DivBackward1: lambda n, xs, o: ar.div(xs[0], n.other),
+        ar.NegBackward0: lambda n, xs, o: ar.neg(xs[0]),
+        ar.PowBackward0: lambda n, xs, o: ar.pow(xs[0], n.exponent),
+        ar.PowBackward1: lambda n, xs, o: ar.pow(xs[0], xs[1]),
+        ar.PowBackward2: lambda n, xs, o: ar.pow(n.base, xs[-1]),
+        lo.MulBackward1: lambda n, xs, o: lo._scalar_op(xs[0], n.other, "mul"),
+        lo.DivBackward1: lambda n, xs, o: lo._scalar_op(xs[0], n.other, "div"),
+        lo.AddBackward1: lambda n, xs, o: lo._scalar_op(xs[0], 0.0, "add"),
+        pw.ClampBackward1: lambda n, xs, o: pw.clamp(xs[0], n.lo, n.hi),
+        pw.ClampMinBackward0: lambda n, xs, o: pw.clamp_min(xs[0], n.lo),
+        pw.ClampMaxBackward0: lambda n, xs, o: pw.clamp_max(xs[0], n.hi),
+        la.MmBackward0: lambda n, xs, o: la.mm(xs[0], xs[1]),
+        la.MvBackward0: lambda n, xs, o: la.mv(xs[0], xs[1]),
+        la.BmmBackward0: lambda n, xs, o: la.bmm(xs[0], xs[1]),
+        la.DotBackward0: lambda n, xs, o: la.dot(xs[0], xs[1]),
+        la._MatmulBackward: lambda n, xs, o: la.matmul(xs[0], xs[1]),
+        la.AddmmBackward0: lambda n, xs, o: la.addmm(xs[0], xs[1], xs[2], beta=n.beta, alpha=n.alpha),
+        la.BaddbmmBackward0: lambda n, xs, o: la.baddbmm(xs[0], xs[1], xs[2], beta=n.beta, alpha=n.alpha),
+        la.AddmvBackward0: lambda n, xs, o: la.addmv(xs[0], xs[1], xs[2], beta=n.beta, alpha=n.alpha),
+        la.TransposeBackward0: transpose,
+        sh.TransposeBackward0: transpose,
+        sh.TBackward0: lambda n, xs, o: sh.t(xs[0]),
+        sh.PermuteBackward0: lambda n, xs, o: sh.permute(xs[0], *n.dims),
+        sh.ViewBackward0: lambda n, xs, o: same_reshape(n, xs[0], o),
+        li.UnsafeViewBackward0: lambda n, xs, o: same_reshape(n, xs[0], o),
+        li.SqueezeBackward4: lambda n, xs, o: same_reshape(n, xs[0], o),
+        sh._KeyBackward: key_view,
+        sh.ExpandBackward0: expand,
+        rd.SumBackward0: lambda n, xs, o: rd.sum(xs[0]),
+        rd.SumBackward1: lambda n, xs, o: rd.sum(xs[0], **axes_kw(n)),
+        rd.MeanBackward0: lambda n, xs, o: rd.mean(xs[0]),
+        rd.MeanBackward1: lambda n, xs, o: rd.mean(xs[0], **axes_kw(n)),
+        sm.SoftmaxBackward0: lambda n, xs, o: sm.softmax(xs[0], n.dim),
+        sm.LogSoftmaxBackward0: lambda n, xs, o: sm.log_softmax(xs[0], n.dim),
+        lo.LogSoftmaxBackward0: lambda n, xs, o: lo._ce_log_softmax(xs[0], n.dim),
+        lo.MseLossBackward0: pair_loss(lo._mse_fn, "mse_cpu"),
+        lo.HuberLossBackward0: huber,
+        lo.SmoothL1LossBackward0: smooth_l1,
+        lo.NllLossBackward0: nll,
+    }
+    for fn_name, cls_name in (("abs", "Abs"), ("exp", "Exp"), ("exp2", "Exp2"), ("expm1", "Expm1"), ("log", "Log"),
+                              ("log2", "Log2"), ("log10", "Log10"), ("log1p", "Log1P"), ("sqrt", "Sqrt"),
+                              ("rsqrt", "Rsqrt"), ("sin", "Sin"), ("cos", "Cos"), ("tan", "Tan"), ("asin", "Asin"),
+                              ("acos", "Acos"), ("atan", "Atan"), ("sinh", "Sinh"), ("cosh", "Cosh"),
+                              ("tanh", "Tanh"), ("sigmoid", "Sigmoid"), ("relu", "Relu"),
+                              ("reciprocal", "Reciprocal"), ("erf", "Erf")):
+        cls = getattr(pw, cls_name + "Backward0", None)
+        fn = getattr(pw, fn_name, None)
+        if cls is not None and fn is not None:
+            t[cls] = (lambda f: lambda n, xs, o: f(xs[0]))(fn)
+    return t, frozenset({lo.NllLossBackward0})
+
+
+def _host(a):
+    import numpy as np
+    if type(a).__module__ != "numpy":
+        a = a.get()
+    return np.asarray(a)
+
+
+def _gc_fail(reason, **extra):
+    d = {"ok": False, "reason": reason, "inputs": []}
+    d.update(extra)
+    return d
+
+
+def grad_check(obs, node_id):
+    """Check node ``node_id`` of observer ``obs``: the fields of a ``grad_check`` message."""
+    import numpy as np
+    import engine
+    from engine.tensor import Tensor
+    from engine.autograd import observe
+
+    if obs is None or not obs.nodes:
+        return _gc_fail("no graph yet: run a cell that builds one")
+    if not 0 <= node_id < len(obs.nodes):
+        return _gc_fail(f"no node {node_id} in the last graph")
+    r = obs.nodes[node_id]
+    if r.kind == "leaf":
+        return _gc_fail("gradient check is available for op nodes (this is a leaf tensor)")
+    node = r.grad_fn
+    if node is None or r.op == "AccumulateGrad":
+        return _gc_fail("gradient check is available for op nodes")
+    fwd, use_node_backward = _GradCheckRules.find(node)
+    if fwd is None or getattr(node, "n_outputs", 1) != 1:
+        return _gc_fail(f"no forward rule for {r.op}")
+    kept = getattr(obs, "inputs_of", {}).get(node_id)
+    if kept is None or r.tensor is None:
+        return _gc_fail("the graph's values were not kept")
+    if any(k is not None and k[2] for k in kept):
+        return _gc_fail(f"{r.op} was done in place (its input was overwritten by its result): "
+                        "gradient check is not available for in-place ops")
+    out_shape = tuple(r.out_shapes[0])
+    edges = node.next_functions
+    changed = []
+    xs = []
+    checked = []  # input indices compared
+    for i, k in enumerate(kept):
+        if k is None:
+            xs.append(None)
+            continue
+        src, version, _ = k
+        a = _host(src._data)
+        needs = i < len(edges) and edges[i][0] is not None
+        if a.dtype.kind == "f":
+            a = np.array(a, dtype=np.float64, order="C")  # a contiguous copy
+            if needs:
+                if a.size > GRADCHECK_MAX_NUMEL:
+                    return _gc_fail(f"input {i} has {a.size} elements: too large to check")
+                checked.append(i)
+                if src._vc.v != version:
+                    name = r.inputs[i] if i < len(r.inputs) else None
+                    changed.append(f"input {i}" + (f" (node {name})" if name is not None else ""))
+        else:
+            a = np.array(a, order="C")
+        xs.append(Tensor._make(a))
+    if not checked:
+        return _gc_fail("no input of this node needs a gradient")
+    n_out = int(np.prod(out_shape)) if out_shape else 1
+    if n_out > GRADCHECK_MAX_NUMEL:
+        return _gc_fail(f"the output has {n_out} elements: too large to check")
+
+    # cotangent: the gradient that flowed into this node, else ones / a fixed random one
+    cot = None
+    cot_kind = None
+    for s in reversed(obs.steps):
+        if s.node == node_id and s.op == r.op and s.values is not None and s.values[0]:
+            g = s.values[0][0]
+            if g is not None:
+                g = _host(g._data).astype(np.float64)
+                if tuple(g.shape) == out_shape:
+                    cot, cot_kind = g, "recorded"
+            break
+    if cot is None:
+        if n_out == 1:
+            cot, cot_kind = np.ones(out_shape), "ones"
+        else:
+            cot, cot_kind = np.random.default_rng(0).standard_normal(out_shape), "random"
+
+    prev_obs = observe._active
+    observe._active = None  # the check itself is not part of the user's graph
+    try:
+        for i in checked:
+            xs[i].requires_grad_(True)
+        with engine.enable_grad():
+            out = fwd(node, xs, out_shape)
+        if tuple(out.shape) != out_shape:
+            return _gc_fail(f"the forward rule of {r.op} made shape {list(out.shape)}, not {list(out_shape)}")
+        # outputs that are NaN/inf (and NaN gradients flowing in) take no part in the comparison
+        finite = np.isfinite(_host(out._data)) & np.isfinite(cot)
+        if not finite.any():
+            return _gc_fail("the node's output (or the gradient flowing into it) is not finite: nothing to compare")
+        cot = np.where(finite, cot, 0.0)
+        partial = not finite.all()
+        with engine.no_grad():
+            if use_node_backward:
+                grads = node.backward(Tensor._make(cot.astype(_host(r.tensor._data).dtype)))
+                grads = [grads[i] if i < len(grads) else None for i in checked]
+            else:
+                if type(out.grad_fn) is not type(node):
+                    made = out.grad_fn.name() if out.grad_fn is not None else "no node"
+                    return _gc_fail(f"the forward rule of {r.op} rebuilt {made} instead")
+                grads = engine.autograd.grad(out, [xs[i] for i in checked], grad_outputs=Tensor._make(cot),
+                                             allow_unused=True)
+        for i in checked:
+            xs[i].requires_grad_(False)
+        analytic = []
+        for i, g in zip(checked, grads):
+            shape = xs[i]._data.shape
+            if g is None:
+                analytic.append(np.zeros(shape))
+            else:
+                ga = _host(g._data).astype(np.float64)
+                analytic.append(np.broadcast_to(ga, shape) if ga.shape != shape else ga)
+
+        def loss():
+            with engine.no_grad():
+                v = fwd(node, xs, out_shape)
+            return float(np.sum(cot * np.where(finite, _host(v._data), 0.0)))
+
+        t0 = time.perf_counter()
+        base = loss()
+        t_eval = max(time.perf_counter() - t0, 1e-6)
+        eps = GRADCHECK_EPS
+        deadline = time.perf_counter() + GRADCHECK_BUDGET_S
+        per_input = max(1, int(GRADCHECK_BUDGET_S / (2 * t_eval * len(checked))))
+        results = []
+        all_ok = True
+        for i, ga in zip(checked, analytic):
+            flat = xs[i]._data.reshape(-1)  # contiguous: a view, perturbed in place
+            gflat = ga.reshape(-1)
+            n = min(flat.size, GRADCHECK_MAX_ELEMS, per_input)
+            if n >= flat.size:
+                idx = np.arange(flat.size)
+            else:
+                idx = np.sort(np.random.default_rng(1234 + i).choice(flat.size, n, replace=False))
+            num = np.empty(idx.size)
+            keep = np.ones(idx.size, dtype=bool)
+            done = 0
+            for k, j in enumerate(idx):
+                if time.perf_counter() > deadline and done:
+                    break
+                orig = flat[j]
+                flat[j] = orig + eps
+                fp = loss()
+                flat[j] = orig - eps
+                fm = loss()
+                flat[j] = orig
+                num[k] = (fp - fm) / (2 * eps)
+                dp, dm = (fp - base) / eps, (base - fm) / eps
+                if not (np.isfinite(fp) and np.isfinite(fm)) or abs(dp - dm) > 0.1 * max(abs(dp), abs(dm)) + 1e-4:
+                    keep[k] = False  # not differentiable here (a kink, a pole): skipped
+                done += 1
+            num, sel = num[:done], idx[:done]
+            keep = keep[:done]
+            a_sel = gflat[sel]
+            if partial:  # gradients through NaN/inf outputs are NaN whatever the rule: left out
+                keep &= np.isfinite(a_sel)
+            skipped = int((~keep).sum())
+            a_k, n_k = a_sel[keep], num[keep]
+            entry = {"index": i, "node": r.inputs[i] if i < len(r.inputs) else None, "checked": int(keep.sum()),
+                     "skipped": skipped, "numel": int(flat.size), "max_abs_diff": None, "max_rel_diff": None,
+                     "analytic_norm": float(np.linalg.norm(a_sel[keep])), "numeric_norm": float(np.linalg.norm(num[keep])),
+                     "ok": False}
+            if a_k.size:
+                diff = np.abs(a_k - n_k)
+                mag = np.maximum(np.abs(a_k), np.abs(n_k))
+                scale = max(1.0, float(mag.max()))
+                tol = GRADCHECK_ATOL * scale + GRADCHECK_RTOL * mag
+                entry["max_abs_diff"] = float(diff.max())
+                entry["max_rel_diff"] = float((diff / np.maximum(mag, GRADCHECK_ATOL)).max())
+                entry["ok"] = bool(np.all(diff <= tol)) and bool(np.all(np.isfinite(a_k)))
+            all_ok = all_ok and entry["ok"]
+            results.append(entry)
+    finally:
+        observe._active = prev_obs
+    notes = []
+    if changed:
+        notes.append(", ".join(changed) + " changed in place since the graph was recorded (an optimizer step?): "
+                     "compared at the current values")
+    sampled = [e for e in results if e["checked"] + e["skipped"] < e["numel"]]
+    if sampled:
+        notes.append("compared a sample of the elements of " + ", ".join(f"input {e['index']}" for e in sampled))
+    if partial:
+        notes.append("outputs that are NaN/inf (or get a NaN gradient) were left out")
+    if any(e["skipped"] for e in results):
+        notes.append("elements where the op is not differentiable here (a kink, a NaN) were skipped")
+    reason = None
+    if not all_ok and all(e["checked"] == 0 for e in results):
+        reason = "no element could be compared (the op is not differentiable at these values)"
+    return {"ok": all_ok, "reason": reason, "eps": GRADCHECK_EPS, "cotangent": cot_kind, "op": r.op,
+            "note": "; ".join(notes) or None, "inputs": results}
+
+
+# --------------------------------------------------------------------------------------------
 def _drop_privileges(uid, gid, nproc):
     if uid is not None and os.getuid() == 0:
         os.setgroups([])
@@ -668,6 +1096,8 @@ def main(argv=None):
                 k.execute(str(msg["req"]), str(msg["code"]))
             elif kind == "get_value":
                 k.get_value(str(msg["req"]), int(msg["node_id"]), "grad" if msg.get("which") == "grad" else "value")
+            elif kind == "check_grad":
+                k.check_grad(str(msg["req"]), int(msg["node_id"]))
             elif kind == "shutdown":
                 break
         except KeyboardInterrupt:

@@ -15,6 +15,7 @@ Methods
 ``restart(notebook_id)``                   new process, namespace gone
 ``shutdown(notebook_id)`` / ``shutdown_all()``
 ``request_value(notebook_id, node_id, which, request_id)``  value or grad of a node of the last graph
+``request_grad_check(notebook_id, node_id, request_id)``  analytic vs finite-difference gradient of a node
 ``status(notebook_id) -> dict``            {"status", "device", "execution_count", "running", "queued"}
 
 Events (name: data fields)
@@ -52,6 +53,10 @@ Events (name: data fields)
                     stats: {numel, nan, inf, min?, max?, mean?, std?, norm?, histogram?: {counts[20],
                     edges[21]}}|null, values: [number|null]|null (flattened; every ``stride``-th element
                     when ``downsampled``), downsampled: bool, stride: int}  shape null = no such tensor.
+``grad_check``      {request_id, node_id, ok, reason: str|null, eps, op?, cotangent?: "recorded"|"ones"|"random",
+                    note?: str|null, inputs: [{index, node, checked, skipped, numel, max_abs_diff,
+                    max_rel_diff, analytic_norm, numeric_norm, ok}]}  answer to ``request_grad_check``
+                    (docs/protocol.md, "Gradient check").
 ``notice``          {cell_id: str|null, text}  "output truncated ...", time limit reached, ...
 """
 import collections
@@ -63,9 +68,58 @@ import subprocess
 import threading
 import time
 
+from typing import Annotated, Literal, Optional
+
+from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
+
 from . import protocol, sandbox
 
 log = logging.getLogger(__name__)
+
+
+class _GradCheckInput(protocol._M):
+    index: int
+    node: Optional[int]
+    checked: int
+    skipped: int = 0
+    numel: int = 0
+    max_abs_diff: protocol.Num = None
+    max_rel_diff: protocol.Num = None
+    analytic_norm: protocol.Num = None
+    numeric_norm: protocol.Num = None
+    ok: bool = False
+
+
+class _GradCheck(protocol._M):
+    """The kernel's answer to ``check_grad`` (checked like every kernel message; it lives here, next to
+    the manager that asks for it, and is parsed when ``protocol.parse_line`` does not know the type)."""
+    type: Literal["grad_check"]
+    req: protocol.Req
+    node_id: int
+    ok: bool
+    reason: Optional[Annotated[str, StringConstraints(max_length=1000)]]
+    eps: float
+    op: Optional[protocol.Str] = None
+    cotangent: Optional[Literal["recorded", "ones", "random"]] = None
+    note: Optional[Annotated[str, StringConstraints(max_length=2000)]] = None
+    inputs: Annotated[list[_GradCheckInput], Field(max_length=1024)]
+
+
+_grad_check_adapter = TypeAdapter(_GradCheck)
+
+
+def _parse_line(line):
+    """``protocol.parse_line``, plus the ``grad_check`` answer."""
+    try:
+        return protocol.parse_line(line)
+    except protocol.ProtocolViolation:
+        if b'"grad_check"' not in line[:200]:
+            raise
+        try:
+            return _grad_check_adapter.validate_json(line)
+        except ValidationError:
+            pass
+        raise
 
 RAW_TAIL_BYTES = 4096
 INTERRUPT_GRACE_S = 3.0   # after a timeout's SIGINT, before the kernel is killed
@@ -398,6 +452,22 @@ class KernelManager:
             k.pending_values[req] = request_id
         return k.send({"type": "get_value", "req": req, "node_id": int(node_id), "which": which})
 
+    def request_grad_check(self, notebook_id, node_id, request_id):
+        """Ask the kernel to check the gradient of node ``node_id`` of its last graph; the answer
+        arrives as a ``grad_check`` event (at once, ok false, when no kernel is running)."""
+        with self.lock:
+            k = self.kernels.get(notebook_id)
+        if k is None or k.dead or not k.ready.is_set():
+            why = "the kernel is starting: try again when it is idle" if k is not None and not k.dead \
+                else "the kernel is not running"
+            self._emit(notebook_id, "grad_check", {"request_id": request_id, "node_id": node_id, "ok": False,
+                                                   "reason": why, "eps": None, "inputs": []})
+            return False
+        req = f"g{next(self._req)}"
+        with k.lock:
+            k.pending_values[req] = request_id
+        return k.send({"type": "check_grad", "req": req, "node_id": int(node_id)})
+
     def status(self, notebook_id):
         with self.lock:
             k = self.kernels.get(notebook_id)
@@ -468,7 +538,7 @@ class KernelManager:
                     violation = f"message longer than {protocol.MAX_LINE_BYTES} bytes"
                     break
                 try:
-                    msg = protocol.parse_line(line)
+                    msg = _parse_line(line)
                 except protocol.ProtocolViolation as e:
                     violation = str(e)
                     break
@@ -545,14 +615,14 @@ class KernelManager:
         if t == "metrics":
             self._emit(nb, "metrics", {"points": [p.model_dump() for p in m.points]})
             return
-        if t == "node_value":
+        if t in ("node_value", "grad_check"):
             with k.lock:
                 rid = k.pending_values.pop(m.req, None)
             if rid is None:
                 return
             d = m.model_dump(exclude={"type", "req"})
             d["request_id"] = rid
-            self._emit(nb, "node_value", d)
+            self._emit(nb, t, d)
             return
         run = self._cell_of(k, getattr(m, "req", None))
         if run is None:
