@@ -1,0 +1,376 @@
+// The node inspector: what a selected node is, its value and gradient (fetched on demand with
+// session.getValue), the gradient as the stepper has accumulated it so far, and "check gradient".
+import type { GradCheck, GraphNode, NodeValue, NotebookSession } from "../types";
+import { fmtGrad, fmtNum, fmtTorch } from "./format";
+import { shapeText } from "./model";
+import type { Stepper } from "./stepper";
+
+export interface InspectorDeps {
+  node(id: number): GraphNode | undefined;
+  stepper(): Stepper | null;
+  device(): string;
+  onJump(id: number): void;
+  /** Whether Plotly heatmaps may be drawn (off in tests). */
+  heatmaps?: boolean;
+}
+
+function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text = ""): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text) e.textContent = text;
+  return e;
+}
+
+function row(table: HTMLElement, k: string, v: string): void {
+  const tr = h("tr");
+  tr.append(h("th", "", k), h("td", "", v));
+  table.append(tr);
+}
+
+export class Inspector {
+  readonly el: HTMLElement;
+  private session: NotebookSession;
+  private deps: InspectorDeps;
+  private id: number | null = null;
+  private token = 0;
+  private stepBox: HTMLElement | null = null;
+  private jumpBtn: HTMLButtonElement | null = null;
+  private plots: HTMLElement[] = [];
+
+  constructor(host: HTMLElement, session: NotebookSession, deps: InspectorDeps) {
+    this.session = session;
+    this.deps = deps;
+    this.el = h("section", "gi");
+    this.el.setAttribute("data-testid", "node-inspector");
+    this.el.setAttribute("aria-label", "Node inspector");
+    this.el.setAttribute("aria-live", "polite");
+    host.append(this.el);
+    this.show(null);
+  }
+
+  get selected(): number | null {
+    return this.id;
+  }
+
+  /** A new graph arrived: keep the selection if the node still exists, refetch its values. */
+  onGraph(): void {
+    if (this.id !== null && !this.deps.node(this.id)) this.show(null);
+    else this.show(this.id);
+  }
+
+  show(id: number | null): void {
+    const token = ++this.token;
+    this.purgePlots();
+    this.id = id;
+    this.el.textContent = "";
+    this.stepBox = null;
+    this.jumpBtn = null;
+    const n = id !== null ? this.deps.node(id) : undefined;
+    if (id === null || !n) {
+      this.id = null;
+      this.el.setAttribute("data-node-id", "");
+      this.el.append(h("div", "gi-empty", "Click a node in the graph to inspect its value and gradient."));
+      return;
+    }
+    this.el.setAttribute("data-node-id", String(id));
+    const isLeaf = n.kind === "leaf" || n.op === "leaf";
+    const head = h("header", "gi-head");
+    head.append(h("span", `gi-kind kind-${isLeaf ? "leaf" : n.kind}`, isLeaf ? "leaf" : n.kind), h("strong", "gi-title", isLeaf ? n.name || "leaf" : n.op), h("span", "gi-id", `#${n.id}`));
+    this.el.append(head);
+
+    const table = h("table", "gi-props");
+    row(table, "kind", n.kind);
+    row(table, "op", isLeaf ? "leaf (AccumulateGrad)" : n.op);
+    row(table, "name", n.name ?? "—");
+    row(table, "module", n.module || "(top level)");
+    row(table, "shape", `${shapeText(n.out_shapes?.[0])}${n.out_shapes?.[0] ? `  [${n.out_shapes[0].join(", ")}]` : ""}`);
+    row(table, "dtype", n.out_dtypes?.[0] ?? "—");
+    row(table, "device", this.deps.device());
+    row(table, "requires_grad", "True");
+    row(table, "is_leaf", isLeaf ? "True" : "False");
+    row(table, "source", n.line !== null && n.line !== undefined ? `line ${n.line}${n.cell !== null && n.cell !== undefined ? ` of cell [${n.cell}]` : ""}` : "—");
+    if (!isLeaf && n.inputs?.length) {
+      const names = n.inputs.map((src, i) => {
+        if (src === null || src === undefined) return `${i}: (no grad)`;
+        const s = this.deps.node(src);
+        return `${i}: ${s ? (s.kind === "leaf" ? s.name || "leaf" : s.op) : "?"} #${src}`;
+      });
+      row(table, "inputs", names.join(", "));
+    }
+    this.el.append(table);
+
+    const actions = h("div", "gi-actions");
+    const jump = h("button", "gv-btn", "Step to this node");
+    jump.type = "button";
+    jump.setAttribute("data-testid", "inspector-jump");
+    jump.addEventListener("click", () => this.deps.onJump(id));
+    this.jumpBtn = jump;
+    const check = h("button", "gv-btn", "Check gradient");
+    check.type = "button";
+    check.setAttribute("data-testid", "check-grad");
+    check.title = "Compare the analytic gradient with finite differences";
+    const checkOut = h("div", "gi-check");
+    checkOut.setAttribute("data-testid", "grad-check-result");
+    check.addEventListener("click", () => void this.runCheck(id, check, checkOut, token));
+    actions.append(jump, check);
+    this.el.append(actions, checkOut);
+
+    const valSec = this.section("value", "Value");
+    const gradSec = this.section("grad", isLeaf ? "Gradient (.grad)" : "Gradient (at this node's output)");
+    this.stepBox = h("div", "gi-stepgrad");
+    this.stepBox.setAttribute("data-testid", "inspector-step-grad");
+    gradSec.body.append(this.stepBox);
+    const finalBox = h("div", "gi-final");
+    gradSec.body.append(finalBox);
+    this.refreshStepping();
+    void this.fetch(id, "value", valSec.body, token);
+    void this.fetch(id, "grad", finalBox, token, isLeaf ? "final .grad (after the whole backward, from the kernel)" : "gradient of the last backward (from the kernel)");
+  }
+
+  private section(which: string, title: string): { body: HTMLElement } {
+    const s = h("section", `gi-sec gi-${which}`);
+    s.setAttribute("data-testid", `inspector-${which}`);
+    s.append(h("h4", "", title));
+    const body = h("div", "gi-body");
+    s.append(body);
+    this.el.append(s);
+    return { body };
+  }
+
+  /** Re-render the part that follows the stepper (cheap; called on every step). */
+  refreshStepping(): void {
+    const box = this.stepBox;
+    const id = this.id;
+    if (!box || id === null) return;
+    const st = this.deps.stepper();
+    const n = this.deps.node(id);
+    const isLeaf = !!n && (n.kind === "leaf" || n.op === "leaf");
+    box.textContent = "";
+    if (this.jumpBtn) this.jumpBtn.disabled = !st || st.stepsOfNode(id).length === 0;
+    if (!st || st.n === 0) return;
+    const k = st.position;
+    const gs = st.gradState(id);
+    const ran = st.stepsOfNode(id).length > 0;
+    if (k === 0) {
+      box.append(h("div", "gi-muted", ran ? `Stepping: press Step — this node runs at step ${st.stepsOfNode(id).map((i) => i + 1).join(", ")} of ${st.n}.` : "This node does not run in this backward pass."));
+      return;
+    }
+    const label = h("div", "gi-steplabel", `while stepping (${st.label})`);
+    box.append(label);
+    if (gs.contributions.length) {
+      const ul = h("ul", "gi-contribs");
+      for (const c of gs.contributions) {
+        const from = this.deps.node(c.from);
+        ul.append(h("li", "", `+ ${fmtGrad(c.grad)}  from ${from ? from.op : "?"} #${c.from} (step ${c.step + 1})`));
+      }
+      box.append(h("div", "", "gradient arrived:"), ul);
+      if (gs.arrived !== null && gs.contributions.length > 1) box.append(h("div", "", `sum arrived so far: ${fmtNum(gs.arrived)}`));
+    }
+    if (isLeaf) {
+      const acc = gs.accumulations;
+      const line = h("div", "gi-soFar");
+      line.setAttribute("data-testid", "inspector-grad-so-far");
+      if (!acc.length) line.textContent = ".grad so far: None (AccumulateGrad not reached yet)";
+      else if (gs.grad !== null) {
+        line.textContent = `.grad so far: ${acc.map((a) => fmtGrad(a.grad)).join(" + ")}${acc.length > 1 ? ` = ${fmtNum(gs.grad)}` : ""}`;
+      } else {
+        line.textContent = `.grad so far: ${acc.length} accumulation${acc.length > 1 ? "s" : ""}, last ${fmtGrad(acc[acc.length - 1].grad)}`;
+      }
+      box.append(line);
+    } else if (!gs.contributions.length) {
+      const cur = st.current();
+      box.append(h("div", "gi-muted", cur && cur.node === id ? `incoming gradient: ${fmtGrad(cur.grads_in?.[0])}` : "no gradient has arrived yet"));
+    }
+  }
+
+  private async fetch(id: number, which: "value" | "grad", box: HTMLElement, token: number, label?: string): Promise<void> {
+    box.append(h("div", "gi-muted", "loading…"));
+    let v: NodeValue;
+    try {
+      v = await this.session.getValue(id, which);
+    } catch (e) {
+      if (token !== this.token) return;
+      box.lastChild?.remove();
+      box.append(h("div", "gi-error", `could not fetch the ${which}: ${e instanceof Error ? e.message : String(e)}`));
+      return;
+    }
+    if (token !== this.token) return;
+    box.lastChild?.remove();
+    if (label) box.append(h("div", "gi-steplabel", label));
+    this.renderValue(v, box, which);
+  }
+
+  private renderValue(v: NodeValue, box: HTMLElement, which: "value" | "grad"): void {
+    if (v.shape === null) {
+      box.append(h("div", "gi-muted", which === "grad" ? "None (no gradient: no backward reached it, or it was freed)" : "not available (no tensor kept for this node)"));
+      return;
+    }
+    const s = v.stats;
+    const numel = s?.numel ?? v.shape.reduce((a, b) => a * b, 1);
+    const vals = v.values;
+    if (numel === 1 && vals && vals.length) {
+      const big = h("div", "gi-scalar", fmtNum(vals[0]));
+      big.setAttribute("data-testid", `inspector-${which}-scalar`);
+      box.append(big, h("div", "gi-muted", `${fmtTorch(vals[0])} · ${v.dtype ?? ""}`));
+      return;
+    }
+    box.append(h("div", "gi-muted", `shape [${v.shape.join(", ")}] · ${v.dtype ?? ""}${v.downsampled ? ` · every ${v.stride}th value shown` : ""}${v.truncated ? " · values too large to send" : ""}`));
+    if (s) {
+      const t = h("table", "gi-stats");
+      const tr1 = h("tr");
+      const tr2 = h("tr");
+      const cells: [string, string][] = [
+        ["min", fmtNum(s.min)],
+        ["max", fmtNum(s.max)],
+        ["mean", fmtNum(s.mean)],
+        ["std", fmtNum(s.std)],
+        ["norm", fmtNum(s.norm)],
+        ["numel", String(s.numel)],
+        ["nan", String(s.nan ?? 0)],
+        ["inf", String(s.inf ?? 0)],
+      ];
+      for (const [k, val] of cells) {
+        tr1.append(h("th", "", k));
+        const td = h("td", "", val);
+        if ((k === "nan" || k === "inf") && val !== "0") td.className = "gi-bad";
+        tr2.append(td);
+      }
+      t.append(tr1, tr2);
+      box.append(t);
+    }
+    if (vals && vals.length && vals.length <= 12 && v.shape.length === 1) {
+      box.append(h("div", "gi-values", `[${vals.map((x) => fmtNum(x)).join(", ")}]`));
+    }
+    if (v.shape.length === 2 && vals && !v.downsampled && vals.length === v.shape[0] * v.shape[1]) {
+      const div = h("div", "gi-heatmap");
+      div.setAttribute("data-testid", `inspector-${which}-heatmap`);
+      box.append(div);
+      void this.heatmap(div, vals, v.shape[0], v.shape[1]);
+    } else if (s?.histogram) {
+      box.append(histogram(s.histogram.counts, s.histogram.edges));
+    }
+  }
+
+  private async heatmap(div: HTMLElement, vals: (number | null)[], rows: number, cols: number): Promise<void> {
+    const z: (number | null)[][] = [];
+    for (let r = 0; r < rows; r++) z.push(vals.slice(r * cols, (r + 1) * cols));
+    if (this.deps.heatmaps === false) {
+      div.textContent = `${rows}×${cols} heatmap`;
+      return;
+    }
+    try {
+      // @ts-ignore -- the partial Plotly bundle ships no type declarations
+      const mod = await import("plotly.js-cartesian-dist-min");
+      const Plotly = (mod.default ?? mod) as { newPlot: (...a: unknown[]) => Promise<unknown>; purge: (d: HTMLElement) => void };
+      if (!div.isConnected) return;
+      const css = getComputedStyle(document.documentElement);
+      const fg = css.getPropertyValue("--fg").trim() || "#222";
+      await Plotly.newPlot(
+        div,
+        [{ type: "heatmap", z, colorscale: "RdBu", reversescale: true, zmid: 0, showscale: true, hovertemplate: "[%{y}, %{x}] = %{z}<extra></extra>" }],
+        {
+          height: Math.min(260, Math.max(140, rows * 14 + 60)),
+          margin: { l: 36, r: 10, t: 8, b: 28 },
+          paper_bgcolor: "rgba(0,0,0,0)",
+          plot_bgcolor: "rgba(0,0,0,0)",
+          font: { color: fg, size: 10 },
+          yaxis: { autorange: "reversed" },
+        },
+        { displayModeBar: false, responsive: true },
+      );
+      this.plots.push(div);
+    } catch {
+      div.textContent = "(heatmap unavailable)";
+    }
+  }
+
+  private purgePlots(): void {
+    if (!this.plots.length) return;
+    const plots = this.plots;
+    this.plots = [];
+    // @ts-ignore -- see heatmap()
+    void import("plotly.js-cartesian-dist-min").then((mod: { default?: { purge(d: HTMLElement): void }; purge?: (d: HTMLElement) => void }) => {
+      const P = (mod.default ?? mod) as { purge(d: HTMLElement): void };
+      for (const d of plots) P.purge(d);
+    }).catch(() => {});
+  }
+
+  private async runCheck(id: number, btn: HTMLButtonElement, out: HTMLElement, token: number): Promise<void> {
+    btn.disabled = true;
+    out.textContent = "checking the gradient with finite differences…";
+    let r: GradCheck;
+    try {
+      r = await this.session.checkGrad(id);
+    } catch (e) {
+      if (token !== this.token) return;
+      btn.disabled = false;
+      out.textContent = `could not check: ${e instanceof Error ? e.message : String(e)}`;
+      return;
+    }
+    if (token !== this.token) return;
+    btn.disabled = false;
+    out.textContent = "";
+    if (r.reason) {
+      out.append(h("div", "gi-muted", `not checked: ${r.reason}`));
+      return;
+    }
+    const verdict = h("div", r.ok ? "gi-ok" : "gi-bad", r.ok ? `✓ gradient ok (eps ${r.eps})` : `✗ gradient mismatch (eps ${r.eps})`);
+    verdict.setAttribute("data-ok", String(r.ok));
+    out.append(verdict);
+    const t = h("table", "gi-stats");
+    const head = h("tr");
+    for (const k of ["input", "elements", "max |abs diff|", "max rel diff"]) head.append(h("th", "", k));
+    t.append(head);
+    for (const inp of r.inputs) {
+      const tr = h("tr");
+      const src = inp.node !== null ? this.deps.node(inp.node) : undefined;
+      const name = src ? (src.kind === "leaf" ? src.name || "leaf" : src.op) : "—";
+      tr.append(h("td", "", `${inp.index}: ${name}`), h("td", "", String(inp.checked)), h("td", "", fmtNum(inp.maxAbsDiff)), h("td", "", fmtNum(inp.maxRelDiff)));
+      t.append(tr);
+    }
+    out.append(t);
+  }
+
+  dispose(): void {
+    this.token++;
+    this.purgePlots();
+    this.el.remove();
+  }
+}
+
+/** A small SVG bar chart of a histogram (counts per bin, edges). */
+export function histogram(counts: number[], edges: number[]): SVGSVGElement {
+  const NS = "http://www.w3.org/2000/svg";
+  const W = 260;
+  const H = 80;
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("viewBox", `0 0 ${W} ${H + 14}`);
+  svg.setAttribute("class", "gi-hist");
+  svg.setAttribute("data-testid", "inspector-histogram");
+  const max = Math.max(1, ...counts);
+  const bw = W / Math.max(1, counts.length);
+  counts.forEach((c, i) => {
+    const r = document.createElementNS(NS, "rect");
+    const hh = (c / max) * H;
+    r.setAttribute("x", String(i * bw + 0.5));
+    r.setAttribute("y", String(H - hh));
+    r.setAttribute("width", String(Math.max(1, bw - 1)));
+    r.setAttribute("height", String(hh));
+    const t = document.createElementNS(NS, "title");
+    t.textContent = `[${fmtNum(edges[i])}, ${fmtNum(edges[i + 1])}): ${c}`;
+    r.append(t);
+    svg.append(r);
+  });
+  for (const [x, v, anchor] of [
+    [0, edges[0], "start"],
+    [W, edges[edges.length - 1], "end"],
+  ] as [number, number, string][]) {
+    const t = document.createElementNS(NS, "text");
+    t.setAttribute("x", String(x));
+    t.setAttribute("y", String(H + 12));
+    t.setAttribute("text-anchor", anchor);
+    t.textContent = fmtNum(v);
+    svg.append(t);
+  }
+  return svg;
+}
