@@ -1,9 +1,13 @@
 """The REST API against the real server process (``python -m backend``, see conftest.py)."""
+import re
 import stat
+from pathlib import Path
 
 import nbformat
 import pytest
 import requests
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def api(s, method, path, **kw):
@@ -237,7 +241,12 @@ def test_pages(server, client_session):
     s = client_session()
     r = s.get(server.url + "/", timeout=10)
     assert r.status_code == 200 and "text/html" in r.headers["Content-Type"]
-    assert "/api/notebooks" in r.text
+    built = (ROOT / "frontend" / "dist" / "index.html")
+    assert built.is_file(), "make test builds the front end before the tests"
+    assert r.text == built.read_text() and 'id="app"' in r.text
+    script = re.search(r'src="(/assets/[^"]+\.js)"', r.text).group(1)
+    js = s.get(server.url + script, timeout=10)
+    assert js.status_code == 200 and "javascript" in js.headers["Content-Type"] and len(js.content) > 1000
     assert s.get(server.url + "/notebooks/nope", timeout=10).status_code == 404
     assert s.get(server.url + "/assets/app.js", timeout=10).status_code == 404
     r = s.get(server.url + "/api/nothing-here", timeout=10)
@@ -311,3 +320,14 @@ def test_serves_the_built_front_end(tmp_path, client_session, start_server):
     assert r.status_code == 404 and "GRADLAB-SPA" not in r.text
     assert a.get(srv.url + "/assets/../../secret.txt", timeout=10).status_code == 404
     assert a.get(srv.url + "/%2e%2e/secret.txt", timeout=10).status_code == 404
+
+
+def test_page_without_a_built_front_end_says_so(tmp_path):
+    from backend.app import create_app
+    from backend.config import Config
+
+    cfg = Config.from_env({}, data_dir=tmp_path / "data", frontend_dist=tmp_path / "no-dist")
+    app = create_app(cfg)
+    r = app.test_client().get("/")
+    assert r.status_code == 200 and b"front end is not built" in r.data and b"/api/notebooks" in r.data
+    assert app.test_client().get("/assets/app.js").status_code == 404
