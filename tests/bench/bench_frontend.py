@@ -13,7 +13,6 @@ Needs the built front end (frontend/dist) and Debian's Chromium (``/usr/bin/chro
 ``GRADLAB_CHROMIUM``).  Run alone with ``.venv/bin/python tests/bench/bench_frontend.py``
 (``--quick`` for fewer samples).
 """
-import importlib.util
 import os
 import re
 import statistics
@@ -23,6 +22,9 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+sys.path.insert(0, HERE)
+
+from harness import load_module, pct  # noqa: E402
 
 CHROMIUM = os.environ.get("GRADLAB_CHROMIUM", "/usr/bin/chromium")
 DRAW_TARGET_S = 1.0
@@ -110,22 +112,6 @@ _FRAMES_STEP_JS = """async (frames) => {
 }"""
 
 
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def pct(xs, q):
-    xs = sorted(xs)
-    if not xs:
-        return float("nan")
-    k = (len(xs) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
-
-
 def line(name, value, target, ok, extra=""):
     print(f"{name:52s} {value:>11s}   target {target:10s} {'ok' if ok else 'MISSED'}{extra}")
 
@@ -140,7 +126,7 @@ def bench_frontend(quick):
         raise RuntimeError("the front end is not built (make frontend)")
     if not os.access(CHROMIUM, os.X_OK):
         raise RuntimeError(f"no Chromium at {CHROMIUM} (make chromium)")
-    conftest = _load("_backend_conftest", os.path.join(ROOT, "tests", "backend", "conftest.py"))
+    conftest = load_module("_backend_conftest", os.path.join(ROOT, "tests", "backend", "conftest.py"))
     srv = conftest.ServerProcess(tempfile.mkdtemp(prefix="gradlab-bench-fe-")).start()
     runs = 2 if quick else 5
     try:

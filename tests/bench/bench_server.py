@@ -10,7 +10,6 @@
 
 Run alone with ``.venv/bin/python tests/bench/bench_server.py`` (``--quick`` for fewer samples).
 """
-import importlib.util
 import json
 import os
 import statistics
@@ -28,23 +27,7 @@ import numpy as np  # noqa: E402
 
 import engine  # noqa: E402
 from engine.autograd import observe  # noqa: E402
-from harness import fmt_time, time_step  # noqa: E402
-
-
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def pct(xs, q):
-    xs = sorted(xs)
-    if not xs:
-        return float("nan")
-    k = (len(xs) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+from harness import fmt_time, load_module, pct, time_step  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,7 +85,7 @@ class _Client:
 
 
 def _server(pool_size):
-    conftest = _load("_backend_conftest", os.path.join(ROOT, "tests", "backend", "conftest.py"))
+    conftest = load_module("_backend_conftest", os.path.join(ROOT, "tests", "backend", "conftest.py"))
     data = tempfile.mkdtemp(prefix="gradlab-bench-")
     return conftest, conftest.ServerProcess(data, {"GRADLAB_KERNEL_POOL_SIZE": str(pool_size)}).start()
 

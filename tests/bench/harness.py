@@ -5,6 +5,7 @@ timed in batches for a fixed wall budget; the reported time is the median batch,
 ratio is engine / PyTorch.  Targets are printed beside the ratio; they are never asserted.
 """
 import gc
+import importlib.util
 import statistics
 import time
 
@@ -61,3 +62,21 @@ def compare(cases, title, budget=0.6):
         rows.append((name, te, tt, target))
     report(rows, title)
     return rows
+
+
+def load_module(name, path):
+    """Import the Python file at ``path`` as module ``name`` (the test suites' server fixtures)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def pct(xs, q):
+    """The ``q`` quantile of ``xs``, interpolated (nan when empty)."""
+    xs = sorted(xs)
+    if not xs:
+        return float("nan")
+    k = (len(xs) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
