@@ -557,7 +557,8 @@ class Hub:
         elif name == "node_value":
             with self.lock:
                 sid = self.value_requests.pop((str(nb), data.get("request_id")), None)
-            box.send("node_value", data, to=sid)
+            if sid is not None:  # only the asking client, and only while it is connected
+                box.send("node_value", data, to=sid)
         elif name == "grad_check":
             with self.lock:
                 sid = self.value_requests.pop((str(nb), "check_grad", data.get("request_id")), None)

@@ -13,8 +13,8 @@ Requests (manager -> kernel):
     {"type": "check_grad", "req": str, "node_id": int}
     {"type": "shutdown"}
 Messages (kernel -> manager), every one with "type" (and "req" where it answers one):
-    ready, stream, result, error, graph, backward_trace, metrics, node_value, grad_check, notice,
-    done.
+    ready, started (the cell's code begins: SIGINT now interrupts it), stream, result, error, graph,
+    backward_trace, metrics, node_value, grad_check, notice, done.
 
 Cells run in one persistent namespace, like Jupyter: the value of a final expression is the
 result.  SIGINT raises KeyboardInterrupt in the running cell (ignored between cells).
@@ -391,6 +391,7 @@ class Kernel:
                 body = compile(tree, fname, "exec")
                 tail = compile(last, fname, "eval") if last is not None else None
                 self.executing = True
+                CH.send({"type": "started", "req": req})  # the manager holds an early interrupt until now
                 obs.start()
                 try:
                     exec(body, self.ns)

@@ -68,58 +68,18 @@ import subprocess
 import threading
 import time
 
-from typing import Annotated, Literal, Optional
-
-from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
-
 from . import protocol, sandbox
 
 log = logging.getLogger(__name__)
 
 
-class _GradCheckInput(protocol._M):
-    index: int
-    node: Optional[int]
-    checked: int
-    skipped: int = 0
-    numel: int = 0
-    max_abs_diff: protocol.Num = None
-    max_rel_diff: protocol.Num = None
-    analytic_norm: protocol.Num = None
-    numeric_norm: protocol.Num = None
-    ok: bool = False
+MAX_PENDING_VALUES = 32   # get_value requests a kernel may have outstanding
+MAX_PENDING_CHECKS = 1    # check_grad requests a kernel may have outstanding (each costs seconds)
 
 
-class _GradCheck(protocol._M):
-    """The kernel's answer to ``check_grad`` (checked like every kernel message; it lives here, next to
-    the manager that asks for it, and is parsed when ``protocol.parse_line`` does not know the type)."""
-    type: Literal["grad_check"]
-    req: protocol.Req
-    node_id: int
-    ok: bool
-    reason: Optional[Annotated[str, StringConstraints(max_length=1000)]]
-    eps: float
-    op: Optional[protocol.Str] = None
-    cotangent: Optional[Literal["recorded", "ones", "random"]] = None
-    note: Optional[Annotated[str, StringConstraints(max_length=2000)]] = None
-    inputs: Annotated[list[_GradCheckInput], Field(max_length=1024)]
+def _count(pending, kind):
+    return sum(1 for k, _ in pending.values() if k == kind)
 
-
-_grad_check_adapter = TypeAdapter(_GradCheck)
-
-
-def _parse_line(line):
-    """``protocol.parse_line``, plus the ``grad_check`` answer."""
-    try:
-        return protocol.parse_line(line)
-    except protocol.ProtocolViolation:
-        if b'"grad_check"' not in line[:200]:
-            raise
-        try:
-            return _grad_check_adapter.validate_json(line)
-        except ValidationError:
-            pass
-        raise
 
 RAW_TAIL_BYTES = 4096
 INTERRUPT_GRACE_S = 3.0   # after a timeout's SIGINT, before the kernel is killed
@@ -156,7 +116,7 @@ class _Kernel:
         self.raw_tail = b""
         self.start_t = time.monotonic()
         self.startup_s = None
-        self.pending_values = {}  # req -> request_id
+        self.pending_values = {}  # req -> (answer type, request_id)
         self._w = None
         self._wlock = threading.Lock()
 
@@ -403,7 +363,8 @@ class KernelManager:
             cell_id, code = k.queue.popleft()
             req = f"c{next(self._req)}"
             k.running = {"cell_id": cell_id, "req": req, "t0": time.monotonic(), "out_bytes": 0,
-                         "truncated": False, "interrupted_at": None}
+                         "truncated": False, "interrupted_at": None, "started": False,
+                         "interrupt_pending": False}
             k.last_active = time.monotonic()
         self._emit(k.notebook_id, "cell_status", {"cell_id": cell_id, "status": "running"})
         self._emit(k.notebook_id, "kernel_status", {"status": "busy"})
@@ -418,6 +379,11 @@ class KernelManager:
         self._cancel_queue(k, "interrupted")
         with k.lock:
             if k.running is None:
+                return True
+            if not k.running["started"]:
+                # the kernel has not begun the cell yet (SIGINT would be ignored there): deliver the
+                # interrupt when it reports "started"
+                k.running["interrupt_pending"] = True
                 return True
         return self._sigint(k)
 
@@ -449,7 +415,14 @@ class KernelManager:
         which = "grad" if which == "grad" else "value"
         req = f"v{next(self._req)}"
         with k.lock:
-            k.pending_values[req] = request_id
+            busy = _count(k.pending_values, "node_value") >= MAX_PENDING_VALUES
+            if not busy:
+                k.pending_values[req] = ("node_value", request_id)
+        if busy:  # a client flooding requests: answer at once instead of filling the kernel's pipe
+            self._emit(notebook_id, "node_value", {"request_id": request_id, "node_id": node_id, "which": which,
+                                                   "shape": None, "dtype": None, "stats": None, "values": None,
+                                                   "downsampled": False, "stride": 1})
+            return False
         return k.send({"type": "get_value", "req": req, "node_id": int(node_id), "which": which})
 
     def request_grad_check(self, notebook_id, node_id, request_id):
@@ -465,7 +438,14 @@ class KernelManager:
             return False
         req = f"g{next(self._req)}"
         with k.lock:
-            k.pending_values[req] = request_id
+            busy = _count(k.pending_values, "grad_check") >= MAX_PENDING_CHECKS
+            if not busy:
+                k.pending_values[req] = ("grad_check", request_id)
+        if busy:  # each check costs the kernel seconds: one at a time per notebook
+            self._emit(notebook_id, "grad_check", {"request_id": request_id, "node_id": node_id, "ok": False,
+                                                   "reason": "another gradient check is still running: try again "
+                                                             "when it has answered", "eps": None, "inputs": []})
+            return False
         return k.send({"type": "check_grad", "req": req, "node_id": int(node_id)})
 
     def status(self, notebook_id):
@@ -538,7 +518,7 @@ class KernelManager:
                     violation = f"message longer than {protocol.MAX_LINE_BYTES} bytes"
                     break
                 try:
-                    msg = _parse_line(line)
+                    msg = protocol.parse_line(line)
                 except protocol.ProtocolViolation as e:
                     violation = str(e)
                     break
@@ -617,8 +597,10 @@ class KernelManager:
             return
         if t in ("node_value", "grad_check"):
             with k.lock:
-                rid = k.pending_values.pop(m.req, None)
-            if rid is None:
+                kind, rid = k.pending_values.get(m.req, (None, None))
+                if kind == t:  # an answer of the other type under this id is forged: ignore it
+                    del k.pending_values[m.req]
+            if kind != t:
                 return
             d = m.model_dump(exclude={"type", "req"})
             d["request_id"] = rid
@@ -629,6 +611,13 @@ class KernelManager:
             return  # stale or forged: nothing is running under that id
         cell_id = run["cell_id"]
         k.last_active = time.monotonic()
+        if t == "started":
+            with k.lock:
+                run["started"] = True
+                pending, run["interrupt_pending"] = run["interrupt_pending"], False
+            if pending:
+                self._sigint(k)
+            return
         if t == "stream":
             self._stream(k, run, m.name, m.text)
         elif t == "result":

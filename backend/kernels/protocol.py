@@ -7,7 +7,7 @@ manager kills it and reports it crashed with the reason (:class:`ProtocolViolati
 
 Requests (manager -> kernel) are built by the manager and need no validation here:
 ``{"type": "execute", "req", "code"}``, ``{"type": "get_value", "req", "node_id", "which"}``,
-``{"type": "shutdown"}``.
+``{"type": "check_grad", "req", "node_id"}``, ``{"type": "shutdown"}``.
 """
 from typing import Annotated, Any, Literal, Optional, Union
 
@@ -158,10 +158,48 @@ class NodeValue(_M):
     stride: int = 1
 
 
+Count = Annotated[int, Field(ge=0, le=1 << 40)]
+NodeId = Annotated[int, Field(ge=0, le=10_000_000)]
+Finite = Optional[Annotated[float, Field(allow_inf_nan=False)]]
+
+
+class GradCheckInput(_M):
+    index: Annotated[int, Field(ge=0, le=1024)]
+    node: Optional[NodeId]
+    checked: Count
+    skipped: Count = 0
+    numel: Count = 0
+    max_abs_diff: Num = None
+    max_rel_diff: Num = None
+    analytic_norm: Num = None
+    numeric_norm: Num = None
+    ok: bool = False
+
+
+class GradCheck(_M):
+    """The answer to ``check_grad``: a node's analytic gradient against finite differences."""
+    type: Literal["grad_check"]
+    req: Req
+    node_id: NodeId
+    ok: bool
+    reason: Optional[Annotated[str, StringConstraints(max_length=1000)]]
+    eps: Finite
+    op: Optional[Str] = None
+    cotangent: Optional[Literal["recorded", "ones", "random"]] = None
+    note: Optional[Annotated[str, StringConstraints(max_length=2000)]] = None
+    inputs: Annotated[list[GradCheckInput], Field(max_length=1024)]
+
+
 class Notice(_M):
     type: Literal["notice"]
     req: Optional[Req]
     text: Annotated[str, StringConstraints(max_length=2000)]
+
+
+class Started(_M):
+    """The cell's code has begun to run: from now on SIGINT raises KeyboardInterrupt in it."""
+    type: Literal["started"]
+    req: Req
 
 
 class Done(_M):
@@ -173,7 +211,8 @@ class Done(_M):
 
 
 KernelMessage = Annotated[
-    Union[Ready, Stream, Result, Error, Graph, BackwardTrace, Metrics, NodeValue, Notice, Done],
+    Union[Ready, Stream, Result, Error, Graph, BackwardTrace, Metrics, NodeValue, GradCheck, Notice, Started,
+          Done],
     Field(discriminator="type"),
 ]
 _adapter = TypeAdapter(KernelMessage)

@@ -367,6 +367,27 @@ def test_interrupt_a_busy_loop(live, notebook):
     assert result_text(evs) == "True"
 
 
+def test_interrupt_right_after_execute_is_not_lost(live, notebook):
+    """An interrupt that reaches the kernel before the cell's code has begun is held until it has:
+    the cell still ends with KeyboardInterrupt instead of running on."""
+    c = live()
+    nb, a, b = notebook["id"], notebook["cells"][0]["id"], notebook["cells"][1]["id"]
+    c.join(nb)
+    assert status_of(c.run(nb, b, "1"))[-1] == "done"  # the kernel is up: the next cell runs at once
+    # a long literal makes the kernel spend a while compiling before the loop starts: the window in
+    # which a SIGINT used to be ignored
+    code = "data = [" + ",".join(["1.5"] * 20000) + "]\nwhile True:\n    pass\n"
+    for _ in range(3):
+        m = c.mark()
+        assert c.call("execute", {"notebook_id": nb, "cell_id": a, "code": code})["ok"]
+        assert c.call("interrupt", {"notebook_id": nb}, timeout=RUN)["ok"]  # no wait for "running"
+        c.wait(lambda e, p: e == "cell_status" and p["cell_id"] == a and p["status"] == "error", m, 30, "interrupted")
+        err = [p for e, p, _ in c.since(m) if e == "cell_error" and p["cell_id"] == a]
+        assert err and err[0]["ename"] == "KeyboardInterrupt"
+    evs = c.run(nb, b, "print('next cell runs')")  # and nothing is left pending for the next cell
+    assert status_of(evs)[-1] == "done" and stdout_of(evs) == "next cell runs\n"
+
+
 def test_restart_gives_a_fresh_kernel(live, notebook):
     c = live()
     nb, a, b = notebook["id"], notebook["cells"][0]["id"], notebook["cells"][1]["id"]
