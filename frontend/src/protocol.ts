@@ -286,7 +286,7 @@ export function decodeGradCheck(m: unknown): { requestId: string; value: GradChe
   }
   return {
     requestId: m.request_id,
-    value: { nodeId, ok: m.ok === true, reason: str(m.reason), eps: num(m.eps) ?? NaN, inputs },
+    value: { nodeId, ok: m.ok === true, reason: str(m.reason), eps: num(m.eps) ?? NaN, inputs, op: str(m.op), note: str(m.note) },
   };
 }
 

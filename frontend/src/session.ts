@@ -57,7 +57,8 @@ export class SocketSession implements NotebookSession {
   private values = new Map<string, PendingRequest<NodeValue>>();
   private checks = new Map<string, PendingRequest<GradCheck>>();
   private joined = false;
-  private joinWaiters: (() => void)[] = [];
+  private joinWaiters: { resolve(): void; reject(e: Error): void }[] = [];
+  private joining = false;
   private closed = false;
   private onDropped: (event: string, payload: unknown) => void;
 
@@ -114,6 +115,7 @@ export class SocketSession implements NotebookSession {
       this.joined = false;
       this.graphs.reset();
       this.traces.reset();
+      this.rejectPending("the connection to the server was lost"); // the server forgets them too
       this.emitLocal("connection", { connected: false });
     });
     s.on("connect_error", () => {
@@ -192,28 +194,35 @@ export class SocketSession implements NotebookSession {
   }
 
   private join(): void {
+    if (this.joining) return;
+    this.joining = true;
     this.socket
       .timeout(ACK_TIMEOUT_MS)
       .emitWithAck("join", { notebook_id: this.notebookId })
       .then((ack: unknown) => {
+        this.joining = false;
         const reason = ackFailure(ack);
         if (reason !== null) {
+          // refused (e.g. the kernel could not start): whoever waits hears why; the next
+          // request tries to join again
           this.emitLocal("error", { reason, event: "join" });
+          for (const w of this.joinWaiters.splice(0)) w.reject(new Error(reason));
           return;
         }
         this.joined = true;
-        const waiters = this.joinWaiters.splice(0);
-        for (const w of waiters) w();
+        for (const w of this.joinWaiters.splice(0)) w.resolve();
       })
       .catch(() => {
-        // No ack in time: the socket is probably reconnecting; "connect" joins again.
+        // No ack in time: the socket is probably reconnecting; "connect" (or the next request) joins again.
+        this.joining = false;
       });
   }
 
   private whenJoined(): Promise<void> {
     if (this.closed) return Promise.reject(new Error("session closed"));
     if (this.joined) return Promise.resolve();
-    return new Promise((resolve) => this.joinWaiters.push(resolve));
+    if (this.socket.connected) this.join(); // a join that failed or timed out is retried here
+    return new Promise((resolve, reject) => this.joinWaiters.push({ resolve, reject }));
   }
 
   /** Emit a client event once joined; resolves on an ok ack, rejects with the ack's reason. */
@@ -280,20 +289,24 @@ export class SocketSession implements NotebookSession {
     return this.socket.connected;
   }
 
+  private rejectPending(why: string): void {
+    for (const table of [this.values, this.checks] as Map<string, PendingRequest<unknown>>[]) {
+      for (const p of table.values()) {
+        clearTimeout(p.timer);
+        p.reject(new Error(why));
+      }
+      table.clear();
+    }
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
     if (this.socket.connected) this.socket.emit("leave", { notebook_id: this.notebookId });
     this.socket.removeAllListeners();
     this.socket.disconnect();
-    for (const table of [this.values, this.checks] as Map<string, PendingRequest<unknown>>[]) {
-      for (const p of table.values()) {
-        clearTimeout(p.timer);
-        p.reject(new Error("session closed"));
-      }
-      table.clear();
-    }
-    this.joinWaiters = [];
+    this.rejectPending("session closed");
+    for (const w of this.joinWaiters.splice(0)) w.reject(new Error("session closed"));
     this.listeners.clear();
   }
 }

@@ -116,6 +116,8 @@ export interface GradCheck {
   reason: string | null; // why it could not be checked (null when it was)
   eps: number;
   inputs: GradCheckInput[];
+  op: string | null; // the grad_fn the kernel checked (differs from the clicked node's if a newer graph replaced it)
+  note: string | null; // what to know about a check that ran (sampled elements, inputs changed in place…)
 }
 
 export interface CellOutput {

@@ -314,6 +314,12 @@ export class Inspector {
       out.append(h("div", "gi-muted", `not checked: ${r.reason}`));
       return;
     }
+    const clicked = this.deps.node(id);
+    if (r.op && clicked && clicked.op !== r.op) {
+      // a cell ran in between: the kernel's last graph is no longer the one drawn here
+      out.append(h("div", "gi-muted", `not checked: the graph changed (node #${id} is now ${r.op}); run the check again on the new graph`));
+      return;
+    }
     const verdict = h("div", r.ok ? "gi-ok" : "gi-bad", r.ok ? `✓ gradient ok (eps ${r.eps})` : `✗ gradient mismatch (eps ${r.eps})`);
     verdict.setAttribute("data-ok", String(r.ok));
     out.append(verdict);
@@ -329,6 +335,7 @@ export class Inspector {
       t.append(tr);
     }
     out.append(t);
+    if (r.note) out.append(h("div", "gi-muted", r.note));
   }
 
   dispose(): void {

@@ -44,6 +44,8 @@ class FakeSession implements NotebookSession {
       reason: null,
       eps: 1e-6,
       inputs: [{ index: 0, node: 0, checked: 1, maxAbsDiff: 1e-7, maxRelDiff: 2e-8, analyticNorm: 42, numericNorm: 42 }],
+      op: null,
+      note: null,
     };
   }
   close() {}

@@ -200,8 +200,12 @@ describe("records", () => {
       ok: true,
       reason: null,
       eps: 1e-6,
+      op: "MulBackward0",
+      note: "compared at the inputs' current values",
       inputs: [{ index: 0, node: 2, checked: 1, max_abs_diff: 1e-9, max_rel_diff: "NaN", analytic_norm: 14, numeric_norm: 14 }, { bad: true }],
     });
+    expect(d!.value.op).toBe("MulBackward0");
+    expect(d!.value.note).toBe("compared at the inputs' current values");
     expect(d!.requestId).toBe("r7");
     expect(d!.value.nodeId).toBe(4);
     expect(d!.value.ok).toBe(true);
@@ -211,6 +215,7 @@ describe("records", () => {
     expect(Number.isNaN(d!.value.inputs[0].maxRelDiff)).toBe(true);
     expect(d!.value.inputs[0].analyticNorm).toBe(14);
     expect(decodeGradCheck({ request_id: "r", node_id: "x" })).toBeNull();
+    expect(decodeGradCheck({ request_id: "r", node_id: 1, ok: false, reason: "no graph" })!.value.note).toBeNull();
   });
 });
 
