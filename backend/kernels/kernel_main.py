@@ -633,6 +633,9 @@ GRADCHECK_ATOL = 1e-5
 GRADCHECK_RTOL = 1e-3
 
 
+GRAD_CHECK_KEEP_BYTES = 256 * 1024 * 1024  # op inputs kept for "check gradient"; later nodes say "not kept"
+
+
 def _kernel_observer_class():
     from engine.autograd import observe
 
@@ -645,6 +648,8 @@ def _kernel_observer_class():
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self.inputs_of = {}
+            self.kept_bytes = 0
+            self._kept_ids = set()  # ids stay unique: inputs_of holds the tensors
 
         def on_node(self, node, inputs, outputs):
             n = len(self.nodes)
@@ -658,7 +663,12 @@ def _kernel_observer_class():
                     f = f.f_back
                 r.file = f.f_code.co_filename if f is not None else None
                 r.line = f.f_lineno if f is not None else None
-                if self.keep_values:
+                if self.keep_values and self.kept_bytes <= GRAD_CHECK_KEEP_BYTES:
+                    # inputs that need no gradient (data batches, targets) are kept only here: cap them
+                    for t in inputs:
+                        if t is not None and id(t) not in self._kept_ids:
+                            self._kept_ids.add(id(t))
+                            self.kept_bytes += t._data.nbytes
                     self.inputs_of[r.id] = tuple(
                         None if t is None else (t, t._vc.v, any(t is o for o in outputs)) for t in inputs)
 
