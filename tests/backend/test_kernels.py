@@ -1,73 +1,14 @@
 """Kernel manager with real kernel processes in real bubblewrap (no mocks)."""
-import dataclasses
-import itertools
 import shutil
-import subprocess
-import threading
 import time
 
 import pytest
 
 from backend.kernels import sandbox
 from backend.kernels.manager import KernelManager
+from kernel_events import Events, KernelCfg as Cfg, bwrap_usable
 
-
-@dataclasses.dataclass
-class Cfg:
-    data_dir: str = "/nonexistent"
-    sandbox: str = "bwrap"
-    device: str = "cpu"
-    kernel_memory_mb: int = 1024
-    kernel_max_procs: int = 48
-    kernel_file_size_mb: int = 8
-    kernel_open_files: int = 128
-    cell_timeout_s: int = 30
-    output_limit_bytes: int = 20_000
-    kernel_idle_cull_s: int = 600
-    kernel_pool_size: int = 1
-    max_code_bytes: int = 10_000
-
-
-def _bwrap_ok():
-    return shutil.which("bwrap") is not None and sandbox.probe(Cfg()) == ""
-
-
-pytestmark = pytest.mark.skipif(not _bwrap_ok(), reason="bubblewrap cannot run on this machine")
-
-
-class Events:
-    def __init__(self):
-        self.items = []
-        self.cond = threading.Condition()
-        self.ids = itertools.count(1)
-
-    def __call__(self, nb, name, data):
-        with self.cond:
-            self.items.append((nb, name, data))
-            self.cond.notify_all()
-
-    def wait(self, pred, timeout=20):
-        end = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for it in self.items:
-                    if pred(*it):
-                        return it
-                left = end - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"timed out; events: {self.items[-15:]}")
-                self.cond.wait(left)
-
-    def of(self, cell_id, name=None):
-        with self.cond:
-            return [d for _, n, d in self.items if d.get("cell_id") == cell_id and (name is None or n == name)]
-
-    def run(self, mgr, nb, code, timeout=20):
-        cid = f"cell{next(self.ids)}"
-        mgr.execute(nb, cid, code)
-        _, _, st = self.wait(lambda n, name, d: name == "cell_status" and d.get("cell_id") == cid
-                             and d["status"] in ("done", "error", "idle"), timeout)
-        return cid, st
+pytestmark = pytest.mark.skipif(not bwrap_usable(), reason="bubblewrap cannot run on this machine")
 
 
 @pytest.fixture

@@ -1,78 +1,24 @@
 """The sandbox holds: each test is a cell that tries something and fails (real bwrap, real kernels)."""
-import dataclasses
-import itertools
 import os
-import shutil
 import socket
-import threading
 import time
 
 import pytest
 
 from backend.kernels import sandbox
 from backend.kernels.manager import KernelManager
+from kernel_events import Events, KernelCfg, bwrap_usable
 
 MARKER = "GRADLAB_TEST_SERVER_SECRET_MARKER"
 
 
-@dataclasses.dataclass
-class Cfg:
-    data_dir: str = "/nonexistent"
-    sandbox: str = "bwrap"
-    device: str = "cpu"
-    kernel_memory_mb: int = 768
-    kernel_max_procs: int = 24
-    kernel_file_size_mb: int = 4
-    kernel_open_files: int = 128
-    cell_timeout_s: int = 30
-    output_limit_bytes: int = 50_000
-    kernel_idle_cull_s: int = 600
-    kernel_pool_size: int = 1
-    max_code_bytes: int = 10_000
+def Cfg(**kw):
+    """Tighter limits than the other kernel tests: the bombs below must hit them."""
+    limits = dict(kernel_memory_mb=768, kernel_max_procs=24, kernel_file_size_mb=4, output_limit_bytes=50_000)
+    return KernelCfg(**{**limits, **kw})
 
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None or sandbox.probe(Cfg()) != "",
-                                reason="bubblewrap cannot run on this machine")
-
-
-class Events:
-    def __init__(self):
-        self.items = []
-        self.cond = threading.Condition()
-        self.ids = itertools.count(1)
-
-    def __call__(self, nb, name, data):
-        with self.cond:
-            self.items.append((nb, name, data))
-            self.cond.notify_all()
-
-    def wait(self, pred, timeout=20):
-        end = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for it in self.items:
-                    if pred(*it):
-                        return it
-                left = end - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"timed out; events: {self.items[-15:]}")
-                self.cond.wait(left)
-
-    def of(self, cell_id, name):
-        with self.cond:
-            return [d for _, n, d in self.items if d.get("cell_id") == cell_id and n == name]
-
-    def value(self, mgr, nb, code, timeout=20):
-        """Run a cell; its final expression's repr (or the error's ename)."""
-        cid = f"c{next(self.ids)}"
-        mgr.execute(nb, cid, code)
-        _, _, st = self.wait(lambda n, name, d: name == "cell_status" and d.get("cell_id") == cid
-                             and d["status"] in ("done", "error"), timeout)
-        if st["status"] == "error":
-            errs = self.of(cid, "error")
-            return "error:" + (errs[0]["ename"] + ":" + errs[0]["evalue"] if errs else "?")
-        res = self.of(cid, "result")
-        return res[0]["data"]["text/plain"] if res else None
+pytestmark = pytest.mark.skipif(not bwrap_usable(), reason="bubblewrap cannot run on this machine")
 
 
 @pytest.fixture(scope="module")
