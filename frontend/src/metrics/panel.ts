@@ -34,7 +34,7 @@ function loadPlotly(): Promise<PlotlyAPI> {
 
 const STYLE_ID = "gradlab-metrics-style";
 const CSS = `
-.metrics-panel { display: flex; flex-direction: column; gap: 8px; color: var(--fg); }
+.metrics-panel { display: flex; flex-direction: column; gap: 8px; padding: 8px; min-height: 0; overflow-y: auto; color: var(--fg); }
 .metrics-toolbar { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 14px; font-size: 12px; color: var(--muted); }
 .metrics-toolbar label { display: inline-flex; align-items: center; gap: 6px; }
 .metrics-toolbar input[type=range] { width: 110px; accent-color: var(--accent); }

@@ -2,7 +2,7 @@
 // closing, auto-indent, history, search, PyTorch completion; Shift+Enter / Ctrl+Enter run keys,
 // Escape leaves the editor; line decorations for the failing line and the graph-linked line.
 
-import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from "@codemirror/autocomplete";
+import { autocompletion, closeBrackets, closeBracketsKeymap, closeCompletion, completionKeymap } from "@codemirror/autocomplete";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import { markdown } from "@codemirror/lang-markdown";
 import { python } from "@codemirror/lang-python";
@@ -106,8 +106,9 @@ export function createEditor(parent: HTMLElement, opts: EditorOptions): CellEdit
   const complete = pytorchCompletions(opts.words);
   const gutter = new Compartment();
   const runKeys = keymap.of([
-    { key: "Shift-Enter", run: () => (opts.onRun(true), true) },
-    { key: "Mod-Enter", run: () => (opts.onRun(false), true) },
+    // running closes an open completion list (it would stay on screen over the next cell)
+    { key: "Shift-Enter", run: (v) => (closeCompletion(v), opts.onRun(true), true) },
+    { key: "Mod-Enter", run: (v) => (closeCompletion(v), opts.onRun(false), true) },
   ]);
   // Below completion and search in precedence: their Escape / arrows win while they are open.
   const navKeys = [

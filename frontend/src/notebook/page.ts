@@ -163,6 +163,14 @@ function buildPage(root: HTMLElement, nb: NotebookRecord, crumb: HTMLElement): (
   }
 
   for (const rec of nb.cells) makeCell(rec, cells.length);
+  // keyboard users start in the notebook: a new (one empty cell) notebook in its editor, any other
+  // on its first cell (Enter edits it)
+  if (cells.length) {
+    const first = cells[0];
+    select(first);
+    if (cells.length === 1 && first.source() === "") first.edit("end");
+    else first.focusCell();
+  }
 
   const byId = (id: string) => cells.find((c) => c.id === id) ?? null;
 
