@@ -144,7 +144,7 @@ def bench_server(quick):
 # ---------------------------------------------------------------------------------------------
 def _build_graph_fn():
     try:
-        km = _load("_kernel_main", os.path.join(ROOT, "backend", "kernels", "kernel_main.py"))
+        km = load_module("_kernel_main", os.path.join(ROOT, "backend", "kernels", "kernel_main.py"))
         return lambda obs: km.build_graph(obs, {}, "<cell-1>")[0], "kernel_main.build_graph"
     except Exception as exc:  # noqa: BLE001 - fall back to the engine's own dict
         return lambda obs: obs.as_dict(), f"Observer.as_dict ({type(exc).__name__} loading kernel_main)"

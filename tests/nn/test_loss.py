@@ -9,34 +9,8 @@ import torch
 import engine
 import engine.nn
 import engine.nn.functional
+from _loss_util import REDS, const, nn_of, nnF
 from parity import check_gradcheck, check_op
-
-REDS = ["mean", "sum", "none"]
-
-
-def is_t(x):
-    return isinstance(x, torch.Tensor)
-
-
-def lib(x):
-    return torch if is_t(x) else engine
-
-
-def nnF(x):
-    return torch.nn.functional if is_t(x) else engine.nn.functional
-
-
-def nn_of(x):
-    return torch.nn if is_t(x) else engine.nn
-
-
-def const(x, arr, float_like=True):
-    """A constant of the library of ``x``; float arrays take the dtype of ``x``."""
-    t = lib(x).from_numpy(np.array(arr, copy=True))
-    if float_like and t.is_floating_point():
-        t = t.to(x.dtype)
-    return t
-
 
 RNG = np.random.default_rng(1)
 

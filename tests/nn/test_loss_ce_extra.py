@@ -7,47 +7,8 @@ import torch
 import engine
 import engine.nn
 import engine.nn.functional
+from _loss_util import REDS, cls_kwargs, const, nnF
 from parity import check_gradcheck, check_op
-
-REDS = ["mean", "sum", "none"]
-
-
-def is_t(x):
-    return isinstance(x, torch.Tensor)
-
-
-def lib(x):
-    return torch if is_t(x) else engine
-
-
-def nnF(x):
-    return torch.nn.functional if is_t(x) else engine.nn.functional
-
-
-def const(x, arr):
-    """A constant of the library of ``x``; float arrays take the dtype of ``x``."""
-    t = lib(x).from_numpy(np.array(arr, copy=True))
-    return t.to(x.dtype) if t.is_floating_point() else t
-
-
-def targets(shape, C, ignore=None, frac=0.3, seed=0):
-    rng = np.random.default_rng(seed)
-    t = rng.integers(0, C, size=shape).astype(np.int64)
-    if ignore is not None and t.size:
-        m = rng.random(shape) < frac
-        t = np.where(m, ignore, t)
-        t.reshape(-1)[0] = 0 if ignore != 0 else 1  # never all ignored
-    return t
-
-
-# -- NLL and cross entropy ---------------------------------------------------------------------
-CLASS_SHAPES = [((4, 5), (4,)), ((5,), ()), ((3, 5, 4), (3, 4)), ((2, 5, 3, 2), (2, 3, 2)),
-                ((2, 4, 2, 2, 3), (2, 2, 2, 3))]
-
-
-def _cls_kwargs(x, C, weight, seed=0):
-    return {"weight": const(x, np.random.default_rng(seed).random(C) + 0.2)} if weight else {}
-
 
 @pytest.mark.parametrize("red", REDS)
 @pytest.mark.parametrize("ls", [0.0, 0.2])
@@ -59,7 +20,7 @@ def test_cross_entropy_probs(ishape, weight, ls, red):
 
     def f(x, y):
         p = y.softmax(cd)
-        return nnF(x).cross_entropy(x, p, reduction=red, label_smoothing=ls, **_cls_kwargs(x, C, weight))
+        return nnF(x).cross_entropy(x, p, reduction=red, label_smoothing=ls, **cls_kwargs(x, C, weight))
 
     check_op(f, [ishape, ishape], low=-3, high=3)
     check_gradcheck(f, [ishape, ishape])
