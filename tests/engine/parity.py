@@ -99,6 +99,32 @@ def assert_same(tv, ev, atol, rtol, what="forward"):
     assert ev == tv, f"{what}: {ev!r} != {tv!r}"
 
 
+# Default tolerances, (atol, rtol) per dtype, and the rounding argument behind them.
+#
+# The engine (numpy, OpenBLAS) and PyTorch (ATen, MKL, oneDNN) compute the same real function with
+# different kernels, and each library picks its kernels by processor and thread count: a sum or a dot
+# product is split, reordered or fused (FMA) differently on every machine.  With u the unit roundoff
+# (2**-53 float64, 2**-24 float32) and a result that accumulates K terms of magnitude <= T, two
+# orderings differ by at most 2*K*u*S, S = sum|terms| <= K*T (Higham, "Accuracy and Stability of
+# Numerical Algorithms", 3.1 and 4.2), plus a few ulp per libm call (glibc, Sleef and numpy's SIMD
+# loops are each within 4 ulp).  Parity inputs are drawn in [-2, 2] (T <= 4 for a product) and the
+# parity tests reduce over short axes (K <= 64 terms per result: a reduced dimension, a matmul's inner
+# size, a conv's C_in*kH*kW window):
+#   float64: worst case 2*64*2**-53*256 = 3.6e-12 absolute, even when the result cancels to 0
+#            -> atol 1e-10, rtol 1e-9 hold with a 28x margin.
+#   float32: without cancellation 2*K*u = 7.6e-6 relative <= rtol 1e-4.  Where terms cancel the
+#            worst case (2e-3) is not a useful bound; rounding errors of random data add like a
+#            random walk: partial sums of K products of U(-2, 2) values grow like sqrt(k)*4/3, so the
+#            two sides differ by u*(4/3)*K/sqrt(3) = 2.9e-6 rms for K = 64 -> atol 1e-5 (3.4 rms)
+#            and rtol 1e-4.
+#   float16: results are rounded to 11 bits, so one ulp (2**-10 = 1e-3 relative) apart at least,
+#            a few ulp after a reduction  -> atol 1e-2, rtol 1e-2.
+# Gradients run the backward of the forward (a few more such operations on values of the same size),
+# hence 10x.  A test that reduces over more terms, or whose op amplifies rounding (a near-singular
+# solve, a long recurrence, an optimiser trajectory), passes its own atol/rtol with its own argument.
+# tools/test_portable.sh runs every suite under four kernel families and two thread counts.
+
+
 def _tol(dtype):
     return {"float16": (1e-2, 1e-2), "float32": (1e-5, 1e-4), "float64": (1e-10, 1e-9)}.get(dtype, (0, 0))
 
