@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import engine
-from _optim_common import assert_close, build, loss_fn, values
+from _optim_common import assert_close, assert_trajectory, build, loss_fn, perturb_grads, rounding_spread, values
 
 CASES = [
     dict(),
@@ -22,7 +22,7 @@ def _rosen(lib, p):
     return ((1 - x[:-1]) ** 2).sum() + 100 * ((x[1:] - x[:-1] ** 2) ** 2).sum()
 
 
-def _run(lib, kwargs, dtype, steps, problem="ls"):
+def _run(lib, kwargs, dtype, steps, problem="ls", noise=None):
     if problem == "ls":
         params, opt = build(lib, "LBFGS", kwargs, dtype)
         f = lambda: loss_fn(lib, params, dtype)  # noqa: E731
@@ -37,6 +37,7 @@ def _run(lib, kwargs, dtype, steps, problem="ls"):
         opt.zero_grad()
         loss = f()
         loss.backward()
+        perturb_grads(params, noise, dtype)
         return loss
 
     for _ in range(steps):
@@ -47,13 +48,21 @@ def _run(lib, kwargs, dtype, steps, problem="ls"):
 @pytest.mark.parametrize("problem", ["ls", "rosen"])
 @pytest.mark.parametrize("kwargs", CASES, ids=[str(c) for c in CASES])
 def test_lbfgs_trajectory(kwargs, problem):
-    # plain LBFGS (no line search) on Rosenbrock is chaotic: rounding differences in dot products grow
-    # by ~1000x per outer step (20 iterations), so that run is compared over 2 steps
-    steps = 2 if problem == "rosen" and "line_search_fn" not in kwargs else 4
+    # LBFGS on Rosenbrock amplifies rounding: measured on PyTorch with rounding-sized gradient noise
+    # (rounding_spread), a 16-ulp difference in the gradients moves a run of 20 inner iterations by
+    # ~1e-12 (relative) after one outer step and ~2e-9 after two (past MAX_SPREAD), while runs of
+    # <= 5 iterations stay below 2e-11 over four; so the long-iteration cases are compared over one
+    # step, and assert_trajectory widens the tolerance by the spread it measures over those steps
+    steps = 1 if problem == "rosen" and kwargs.get("max_iter", 20) > 5 else 4
     tp, topt, tl = _run(torch, kwargs, "float64", steps, problem)
     ep, eopt, el = _run(engine, kwargs, "float64", steps, problem)
-    np.testing.assert_allclose(el, tl, rtol=1e-9, atol=1e-12)
-    assert_close(values(tp), values(ep), "float64")
+
+    def run_torch(noise):
+        p, _, losses = _run(torch, kwargs, "float64", steps, problem, noise)
+        return values(p) + [np.array(losses)]
+
+    _, spread = rounding_spread(run_torch, "float64")
+    assert_trajectory(values(tp) + [np.array(tl)], values(ep) + [np.array(el)], spread, "float64")
     ts, es = topt.state[tp[0]], eopt.state[ep[0]]
     assert ts["func_evals"] == es["func_evals"] and ts["n_iter"] == es["n_iter"]
     assert sorted(ts) == sorted(es)
@@ -64,6 +73,8 @@ def test_lbfgs_trajectory(kwargs, problem):
 def test_lbfgs_float32():
     tp, topt, tl = _run(torch, dict(line_search_fn="strong_wolfe"), "float32", 2)
     ep, eopt, el = _run(engine, dict(line_search_fn="strong_wolfe"), "float32", 2)
+    # the least-squares problem barely amplifies rounding (rounding_spread: ~1e-15 relative in float64,
+    # a few ulp), so two float32 runs stay within ~10 float32 ulp (1e-6); 1e-4 / 1e-3 leave 100x
     np.testing.assert_allclose(el, tl, rtol=1e-4)
     for a, b in zip(values(tp), values(ep)):
         np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-4)
@@ -87,6 +98,8 @@ def test_lbfgs_state_dict_round_trip():
         for _ in range(2):
             opt2.step(closure)
         res.append(values(params))
+    # least squares, 4 steps of <= 4 iterations: the spread is ~1e-14 relative (see the trajectory
+    # test), far inside TOL
     assert_close(res[0], res[1], "float64")
 
 
