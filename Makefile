@@ -17,7 +17,7 @@ FE_DIST := $(FE)/dist/index.html
 FE_SRC := $(shell find $(FE)/src $(FE)/public -type f 2>/dev/null) \
           $(wildcard $(FE)/index.html $(FE)/package.json $(FE)/tsconfig*.json $(FE)/vite.config.*)
 
-.PHONY: setup sandbox frontend npm chromium run test test-engine e2e bench clean
+.PHONY: setup sandbox frontend npm chromium run test test-engine test-portable e2e bench clean
 
 setup: $(STAMP) sandbox
 
@@ -84,6 +84,13 @@ test: setup frontend chromium
 
 test-engine: setup
 	$(VPY) -m pytest -q -n 2 tests/engine tests/nn tests/optim tests/data
+
+# The numeric suites (engine, nn, optim, data, deploy, seeds) as machines with other processors run
+# them: numpy's OpenBLAS and SIMD loops and PyTorch's ATen/MKL/oneDNN forced to AVX-512 (native),
+# AVX2, AVX and SSE4.2 kernels, each with 1 and 2 threads. PROFILES, THREADS and SUITES narrow it
+# (docs/testing.md).
+test-portable: setup
+	tools/test_portable.sh
 
 # Only the Playwright end-to-end suite (failure screenshots and console logs in test-results/).
 e2e: setup frontend chromium
