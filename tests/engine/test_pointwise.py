@@ -68,7 +68,8 @@ def test_unary_double_backward(name):
                                                      "fix", "frac", "sign", "sgn", "square", "nan_to_num"}))
 def test_unary_integer_inputs_give_float(name, dt):
     lo, hi = UNARY[name]
-    # the result is float32: float32 tolerance
+    # the result is float32: one libm call per element, <= 4 ulp each side: <= 8*2**-23 = 9.5e-7 relative;
+    # the zeros (sin 0, log 1, acos 1...) are exact
     check_op(lambda x: getattr(x, name)(), [(5,)], grad=False, input_dtypes=[dt], dtypes=("float64",),
              low=max(lo, 0) if dt == "uint8" else lo, high=hi, atol=1e-6, rtol=1e-5)
 
@@ -107,6 +108,8 @@ def test_unary_float16(name):
 def test_special_values(fn):
     t, e = fn(torch), fn(engine)
     assert str(e.dtype) == str(t.dtype)
+    # exact results: special values, sqrt (correctly rounded), rounding functions, x - trunc(x), and
+    # sigmoid's 1/(1 + exp(-x)) at 0, +-100 (0.5, 1, 0: exp(100) overflows to inf in float32)
     np.testing.assert_array_equal(np.asarray(e._data), t.numpy())
 
 
@@ -116,6 +119,8 @@ def test_round_decimals(decimals, dtype):
     vals = [0.5, 1.5, 2.5, -0.5, 1.25, 1.35, 1.005, 125.0, 135.0, 1234.5678, -987.654, 0.0451]
     t = torch.tensor(vals, dtype=getattr(torch, dtype))
     e = engine.tensor(vals, dtype=getattr(engine, dtype))
+    # nearbyint(x * 10**d) / 10**d (d < 0: x / 10**-d, then *): the same correctly rounded ops on both
+    # sides, bitwise equal on any machine
     np.testing.assert_array_equal(np.asarray(e.round(decimals=decimals)._data),
                                   t.round(decimals=decimals).numpy())
     check_op(lambda x: x.round(decimals=decimals), [(3, 4)], low=-50, high=50)
@@ -128,12 +133,18 @@ def test_erf_accuracy():
                           [0.0, -0.0, np.inf, -np.inf, np.nan, 2.5, -2.5, 2.4999999]])
     t = torch.erf(torch.from_numpy(x64)).numpy()
     e = np.asarray(engine.erf(engine.from_numpy(x64.copy()))._data)
+    # The engine's series/continued fraction uses only correctly rounded +, *, / (the same on any machine)
+    # and one exp: on this grid it is within 1.3e-15 relative of erf (mpmath); exp may move it by <= 4 ulp
+    # (8.9e-16), torch's erf (glibc or Sleef u10) is within 1 ulp (2.2e-16): <= 2.4e-15 apart
     np.testing.assert_allclose(e, t, rtol=4e-15, atol=0, equal_nan=True)
     x32 = x64.astype(np.float32)
     t32 = torch.erf(torch.from_numpy(x32)).numpy()
     e32 = np.asarray(engine.erf(engine.from_numpy(x32.copy()))._data)
     assert e32.dtype == np.float32
+    # float32: the engine rounds its float64 value once (0.5 ulp + 1e-15), torch's erff is within 1 ulp:
+    # <= 1.5 ulp <= 1.5*2**-23 = 1.8e-7 relative
     np.testing.assert_allclose(e32, t32, rtol=2e-7, atol=1e-30, equal_nan=True)
+    # 0.5 ulp of 0.52 in float32 = 5.7e-8 relative
     assert engine.erf(engine.tensor(0.5)).item() == pytest.approx(math.erf(0.5), rel=1e-7)
     assert engine.erf(engine.tensor([])).shape == (0,)
 
@@ -197,6 +208,7 @@ def test_edge_gradients(fn):
         x = L.tensor(EDGE, requires_grad=True)
         fn(x).sum().backward()
         grads.append(np.asarray(x.grad.detach()._data if L is engine else x.grad.numpy()))
+    # gradients at kinks are 0, +-1, 2 or sqrt's 1/(2*sqrt(x)): correctly rounded ops, exact on any machine
     np.testing.assert_array_equal(grads[1], grads[0])
 
 
@@ -212,7 +224,7 @@ def test_minmax_ties_and_nan(op):
         (y * L.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])).sum().backward()
         res.append([np.asarray(v.detach().numpy() if L is torch else v.detach()._data) for v in (y, a.grad, b.grad)])
     for t, e in zip(res[0], res[1]):
-        np.testing.assert_array_equal(e, t)
+        np.testing.assert_array_equal(e, t)  # selections and small-integer (halved at ties) gradients: exact
 
 
 def test_clamp_tensor_bound_gradients():
@@ -228,7 +240,7 @@ def test_clamp_tensor_bound_gradients():
         res.append([np.asarray(v.detach().numpy() if L is torch else v.detach()._data)
                     for v in (y, x.grad, lo.grad, hi.grad)])
     for t, e in zip(res[0], res[1]):
-        np.testing.assert_array_equal(e, t)
+        np.testing.assert_array_equal(e, t)  # selections and sums of 1, 2, 3: exact
 
 
 # -- binary ops: broadcasting, dtypes, gradients ------------------------------------------------
@@ -247,6 +259,8 @@ def test_binary(op, shapes):
                                  ("uint8", "int8"), ("float16", "float64"), ("int64", "int64")])
 @pytest.mark.parametrize("op", ["maximum", "minimum", "fmax", "fmin", "atan2"])
 def test_binary_promotion(op, dts):
+    # max/min select (exact); atan2 is one libm call, <= 4 ulp each side: <= 8*2**-23 = 9.5e-7 relative
+    # in float32; atan2(0, x) is 0 or fl(pi) on both sides
     check_op(lambda x, y: getattr(lib(x), op)(x, y), [(4,), (4,)], grad=False, input_dtypes=list(dts),
              dtypes=("float64",), low=-3, high=3, atol=1e-6, rtol=1e-5)
 

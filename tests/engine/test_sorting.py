@@ -23,7 +23,7 @@ def both(arr, grad=False):
 def same(fn, arr, grad=False):
     t, e = both(arr, grad)
     tr, er = fn(t), fn(e)
-    assert_same(tr, er, 1e-6, 1e-5)
+    assert_same(tr, er, 1e-6, 1e-5)  # sort/topk select elements: the values are exact copies
     return tr, er
 
 
@@ -79,7 +79,7 @@ def test_sort_ties_grad():
     a = np.array([[2.0, 1.0, 2.0, 1.0]])
     t, e = both(a, grad=True)
     tr, er = t.sort(dim=1, stable=True), e.sort(dim=1, stable=True)
-    assert_same(tr, er, 0, 0)
+    assert_same(tr, er, 0, 0)  # selection, and below a scatter of g: exact
     g = np.arange(4.0).reshape(1, 4)
     tr.values.backward(torch.from_numpy(g))
     er.values.backward(engine.from_numpy(g))
@@ -125,7 +125,7 @@ def test_topk_misc():
     assert type(er).__name__ == "topk" and er.values.grad_fn.name() == "TopkBackward0"
     # unsorted results hold the same elements
     tv, ev = t.topk(3, sorted=False), e.topk(3, sorted=False)
-    assert_same(tv.values.sort(-1)[0], ev.values.sort(-1)[0], 0, 0)
+    assert_same(tv.values.sort(-1)[0], ev.values.sort(-1)[0], 0, 0)  # selected elements: exact
     same(lambda x: x.topk(2), np.array([1.0, np.nan, 3.0]))
     same(lambda x: x.topk(2, largest=False), np.array([1.0, np.nan, 3.0]))
     perm = np.random.default_rng(0).permutation(15).reshape(3, 5)
