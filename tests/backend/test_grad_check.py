@@ -57,9 +57,16 @@ def test_wxb_nodes_check_ok_and_only_the_asker_hears(live, notebook):
         for inp in res["inputs"]:
             assert inp["node"] == node["inputs"][inp["index"]]
             assert inp["checked"] == 1 and inp["ok"] is True
+            # float64 central differences, eps = 1e-6, of f = cot*node(v) (cot = 1 or 14), linear or
+            # quadratic in each input: no truncation error.  Rounding x+-eps moves the step by
+            # <= ulp(7)/2 = 4.4e-16 (4.4e-10 relative, * |g| <= 42: 1.9e-8), and f (|f| <= 98) is off
+            # by <= 2 ulp = 2.8e-14 in each of f(x+eps), f(x-eps): /(2 eps) 2.8e-8.  <= 4.7e-8
+            # absolute, <= 3.4e-9 relative (|g| >= 14), scalar IEEE operations on any machine: 1e-6
+            # is a 21x margin.
             assert inp["max_abs_diff"] < 1e-6 and inp["max_rel_diff"] < 1e-6
             assert inp["analytic_norm"] == pytest.approx(inp["numeric_norm"], rel=1e-6)
-    # d z / d w = 2 y x = 42 flows out of MulBackward0 into w
+    # d z / d w = 2 y x = 42 flows out of MulBackward0 into w; the analytic gradients 14*3 and 14*2
+    # are exact in float64 and the norm of one element is its magnitude: equal after round(.., 6)
     mul = check(c, nb, by_op["MulBackward0"]["id"], "gc-mul-again")
     assert [round(i["analytic_norm"], 6) for i in mul["inputs"]] == [42.0, 28.0]
     time.sleep(0.2)
@@ -96,6 +103,10 @@ def test_linear_relu_mse_graph_checks_ok(live, notebook):
         checked = {i["index"]: i for i in res["inputs"]}
         # bias and weight get gradients; the first layer's input x needs none
         assert set(checked) == ({0, 2} if k == 0 else {0, 1, 2})
+        # In float64 the loss sum(cot * (x @ W.T + b)) is linear in every checked element (no truncation
+        # error) and adds K + n = 21 + 512 terms (first Linear) whose magnitudes sum to S = 2.6: any
+        # summation order is within (K + n) * 2**-53 * S = 1.5e-13, /eps = 1e-6: <= 1.5e-7 per
+        # derivative (second Linear: 1.5e-8); the backend's own ok-test (1e-5 + 1e-3*|g|) is wider still.
         for inp in res["inputs"]:
             assert inp["checked"] > 0 and inp["max_abs_diff"] < 1e-6, inp
     for op in ("ReluBackward0", "MseLossBackward0", "TBackward0"):

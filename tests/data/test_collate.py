@@ -21,6 +21,8 @@ def same(a, b):
     if isinstance(a, torch.Tensor):
         assert isinstance(b, engine.Tensor), type(b)
         assert str(a.dtype) == str(b.dtype) and tuple(a.shape) == tuple(b.shape)
+        # exact: collation stacks/copies the same float32 values; the only numbers made are i and
+        # float(i) / 2 (halves of small integers, exact in any float type)
         np.testing.assert_array_equal(a.numpy(), b.numpy())
         return
     assert type(a).__name__ == type(b).__name__, (type(a), type(b))

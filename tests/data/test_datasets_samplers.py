@@ -21,6 +21,7 @@ def pairs(n=10):
 def same(a, b):
     if isinstance(a, torch.Tensor):
         assert str(a.dtype) == str(b.dtype)
+        # exact: both libraries only index, stack and copy the same arange values (no arithmetic)
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     elif isinstance(a, (list, tuple)):
         assert type(a) is type(b) and len(a) == len(b)
@@ -132,6 +133,10 @@ def test_weighted_random_sampler_statistics():
     got = np.bincount(list(s), minlength=4) / 40000
     t = tud.WeightedRandomSampler(w, 40000, generator=torch.Generator().manual_seed(0))
     ref = np.bincount(list(t), minlength=4) / 40000
+    # Sampling error, not rounding: a frequency of 40000 draws has sd <= sqrt(.4*.6/40000) = 0.0025, so
+    # atol 0.01 is 4.1 sd, and two independent streams differ by sqrt(2) * 0.0025 -> 0.015 is 4.3 sd
+    # (seeded: measured 0.0065, 0.008).  The draws themselves are machine-independent: the cdf
+    # [.1, .3, .6, 1] is exact to an ulp and a draw can flip only within an ulp of it (p ~ 1e-11).
     np.testing.assert_allclose(got, np.array(w) / 10, atol=0.01)
     np.testing.assert_allclose(got, ref, atol=0.015)
     no_rep = list(eud.WeightedRandomSampler(w, 4, replacement=False, generator=engine.Generator().manual_seed(0)))
@@ -162,7 +167,7 @@ def test_fast_path_equals_per_item_collation():
         assert isinstance(a, list)
         for x, y in zip(a, b):
             assert x.dtype == y.dtype and x.shape == y.shape
-            np.testing.assert_array_equal(x.numpy(), y.numpy())
+            np.testing.assert_array_equal(x.numpy(), y.numpy())  # the same rows copied two ways: exact
 
 
 def test_shuffle_is_a_permutation_and_seeded():

@@ -13,6 +13,12 @@ from engine.jit import TracerWarning
 
 
 def _eq(a, b):
+    """Bitwise equality of a replayed and an eager result.  Exact on any machine: the replay calls
+    the very engine functions of the eager forward (same arguments, shapes, strides and dtypes) in
+    the same process, so numpy's loops and OpenBLAS take the same kernel (chosen by CPU, shape and
+    thread count, never by the data or the allocation address: OpenBLAS packs its operands,
+    numpy's pairwise sum blocks by index) and round the same operations in the same order.  Any
+    tolerance would hide a replay that reorders or drops an op."""
     np.testing.assert_array_equal(np.asarray(a.detach()._data), np.asarray(b.detach()._data))
 
 
@@ -129,7 +135,7 @@ def test_gradients_match_original():
         (model(x) ** 2).sum().backward()
         return [x.grad] + [p.grad.clone() for p in m.parameters()]
 
-    for a, b in zip(grads(m), grads(traced)):
+    for a, b in zip(grads(m), grads(traced)):  # same backward ops in the same order: equal bits (see _eq)
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=0, atol=0)
 
 
@@ -171,7 +177,7 @@ def test_loaded_model_trains_like_the_original(tmp_path):
     net(x).sum().backward()
     for (n1, p1), (n2, p2) in zip(loaded.named_parameters(), net.named_parameters()):
         assert n1 == n2
-        np.testing.assert_array_equal(p1.grad.numpy(), p2.grad.numpy())
+        np.testing.assert_array_equal(p1.grad.numpy(), p2.grad.numpy())  # same ops, same order (see _eq)
 
 
 def _tampered(tmp_path, edit):
@@ -274,7 +280,7 @@ def test_strict_outputs_and_nondeterminism():
         jit.trace(ListOut(), engine.ones(2))
     t = jit.trace(ListOut(), engine.ones(2), strict=False)
     out = t(engine.full((2,), 3.0))
-    assert isinstance(out, list) and out[1].tolist() == [6.0, 6.0]
+    assert isinstance(out, list) and out[1].tolist() == [6.0, 6.0]  # 3.0 * 2: exact
 
     drop = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
     with pytest.warns(TracerWarning, match="nondeterministic"):
@@ -358,6 +364,9 @@ def test_bool_padding_mask_is_an_input_not_a_constant():
 
     traced = jit.trace(Padded(), (x, mask_a))
     for m in (mask_a, mask_b):
+        # The replay runs the eager calls, the bool -> float mask conversion included, so the bits are
+        # equal (see _eq; measured 0); atol 1e-6 (4 float32 ulp of outputs <= 2.4) is only slack.
+        # A constant-folded mask_a would be off by O(1) for mask_b, as the last assertion shows.
         np.testing.assert_allclose(traced(x, m).detach().numpy(),
                                    enc(x, src_key_padding_mask=m).detach().numpy(), atol=1e-6)
     assert not np.allclose(traced(x, mask_a).detach().numpy(), traced(x, mask_b).detach().numpy())

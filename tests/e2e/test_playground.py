@@ -133,7 +133,7 @@ def test_graph_step_backward_and_inspect(app):
     expect(app.nodes(state="idle")).to_have_count(0)
 
     inspector = app.tid("node-inspector")
-    for name, grad in (("w", 42), ("b", 14), ("x", 28)):
+    for name, grad in (("w", 42), ("b", 14), ("x", 28)):  # 14*3, 2*7, 14*2: exact in float32
         app.leaf(name).click()
         expect(inspector).to_contain_text(number(grad))
 
@@ -156,7 +156,7 @@ def test_multipath_gradient_accumulates(app):
     leaf_a = app.leaf("a")
     expect(leaf_a).to_have_count(1)
     leaf_a.click()
-    expect(app.tid("node-inspector")).to_contain_text(number(64))
+    expect(app.tid("node-inspector")).to_contain_text(number(64))  # 2*2 + 3*5*2*2: exact in float32
 
 
 # e) ------------------------------------------------------------------------------------------

@@ -22,6 +22,13 @@ ROOT = HERE.parents[1]
 PROGRAMS = HERE / "programs"
 
 # program -> (exception type both must raise or None, how to compare stdout: "exact" | "masked")
+# Rounding: the two sides draw different random numbers, so no program's output may depend on the
+# last bits of a float.  "exact" programs print shapes, counts, reprs of literal hyper-parameters and
+# booleans of comparisons that hold on any machine (argued at each one in the program: a002_deploy's
+# two checks, a000_quantization's error bound; a000_pruning counts the exact zeros of a 0/1 mask
+# times the weights; a002_net_print_and_optimizer's relu output >= 0 is exact).  "masked" programs
+# print values (losses as .4f, parameters, an accuracy): mask() hides every number, sign and
+# exponent included, so a last-digit flip at a rounding boundary cannot show.
 EXPECT = {
     "a000_conv_fc_shape_bug": ("RuntimeError", "exact"),
     "a000_pruning": ("TypeError", "exact"),  # global_unstructured(net.conv1, prune_ratio=0.5)
@@ -70,7 +77,9 @@ def _own_output(text):
 
 
 def mask(text):
-    """Random numbers masked; alignment (which depends on the values) ignored."""
+    """Random numbers masked; alignment (which depends on the values) ignored.  Every decimal
+    number, with its sign and exponent, becomes N: '-0.0000' and '0.0000' (a rounding boundary)
+    or '1.2e-05' and '0.0000' (print styles) compare equal."""
     return re.sub(r"\s+", "", re.sub(r"-?\d+\.\d*(e[+-]?\d+)?", "N", text))
 
 
