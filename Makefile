@@ -76,10 +76,12 @@ chromium:
 run: setup frontend
 	HOST=$(HOST) PORT=$(PORT) $(VPY) -m backend
 
-# Every suite: front-end unit tests (vitest), then pytest over tests/ (engine, server, Playwright
-# end-to-end in Chromium).
+# Every suite: front-end unit tests (vitest), the numeric suites once more on SSE4.2 kernels with one
+# thread (what an older processor computes: see test-portable), then pytest over tests/ (engine,
+# server, Playwright end-to-end in Chromium).
 test: setup frontend chromium
 	cd $(FE) && npx vitest run
+	PROFILES=nehalem THREADS=1 tools/test_portable.sh
 	$(VPY) -m pytest -q -n 2 tests
 
 test-engine: setup
