@@ -9,7 +9,10 @@ import engine.nn.functional
 
 REDS = ["mean", "sum", "none"]
 
-# (input shape, target shape) of NLL / cross entropy: (N, C), (C,), and (N, C, d1, ...)
+# (input shape, target shape) of NLL / cross entropy: (N, C), (C,), and (N, C, d1, ...).  The loss tests
+# compare with check_op's defaults (tests/engine/parity.py): their reductions run over <= 24 elements
+# (2*2*2*3 here, 4*5 for the pair losses) and the class losses over C = 5 exp/log terms, within that
+# argument's K <= 64 with one libm call per term.
 CLASS_SHAPES = [((4, 5), (4,)), ((5,), ()), ((3, 5, 4), (3, 4)), ((2, 5, 3, 2), (2, 3, 2)),
                 ((2, 4, 2, 2, 3), (2, 2, 2, 3))]
 

@@ -27,6 +27,18 @@ def both(factory, seed=0):
     return tm, em
 
 
+# Default tolerances of ``close`` / ``run_both`` (atol = rtol = 1e-5, float32 results) and their
+# rounding argument (tests/engine/parity.py states the general one; u = 2**-24).  The callers that keep
+# the defaults run a few small layers: K <= 64 terms per output, input gradient or parameter gradient
+# (Linear fan-in, conv window C_in*kH*kW, batch), terms |x*w| <= 4 (N(0, 1) or U(-2, 2) data, weights
+# |w| <= 1/sqrt(fan_in)), or K <= 8 terms of |x*w| <= 12 (test_nn_utils scales its inputs by 3):
+#   without cancellation two summation orders differ by 2*K*u <= 7.6e-6 relative (K = 64, one layer;
+#   the deeper models have K <= 10 per layer) < rtol 1e-5;
+#   where terms cancel, rounding errors add like a random walk: u*T*K/sqrt(3) = 2.2e-6 rms for K = 64,
+#   T = 1 (rms of a term) and 3.3e-6 for K = 8, T = 12, so atol 1e-5 is >= 3 rms of the larger one;
+#   copies, masks, state_dict round trips, zeroed gradients and engine-vs-engine reruns are exact.
+# Callers with larger or amplified sums (conv and pooling modules, RNNs, attention, interpolation)
+# pass their own atol with their own argument.
 def close(a, b, atol=1e-5, rtol=1e-5):
     a = a.detach().numpy() if isinstance(a, torch.Tensor) else np.asarray(a.detach()._data)
     b = b.detach().numpy() if isinstance(b, torch.Tensor) else np.asarray(b.detach()._data)

@@ -33,6 +33,9 @@ CONV2D = [
 @pytest.mark.parametrize("xs,ws,kw", CONV2D)
 def test_conv2d(xs, ws, kw, bias):
     shapes = [xs, ws] + ([(ws[0],)] if bias else [])
+    # forward K = C_in*kH*kW <= 48; weight and bias grads sum N*H_out*W_out <= 2*8*8 = 128 terms (x*g, x in
+    # U(-2, 2), g ~ N(0, 1)) against check_op's 10x grad tolerances: float32 2*K*u = 1.5e-5 relative, random
+    # walk u*1.2*K/sqrt(3) = 5e-6 rms (atol 1e-4 = 20 rms); float64 2*K*u*S = 2*128*2**-53*128*9 = 3e-11
     check_op(lambda x, w, *b: F(x).conv2d(x, w, b[0] if b else None, **kw), shapes)
     small = [(1,) + tuple(xs[1:]) if len(xs) == 4 else xs] + shapes[1:]
     check_gradcheck(lambda x, w, *b: EF.conv2d(x, w, b[0] if b else None, **kw), small)
@@ -117,8 +120,11 @@ def test_double_backward_matches_torch():
         gx, gw = lib.autograd.grad(y.pow(2).sum(), (x, w), create_graph=True)
         (gx.sin().sum() + gw.pow(2).sum()).backward()
         res.append((gx.detach().numpy(), gw.detach().numpy(), x.grad.numpy(), w.grad.numpy()))
+    # float64.  x.grad and w.grad reach 3.6e4: each chains ~1000 products (4 out channels * 27 taps * 9
+    # positions) with sum|terms| S <= 9e5, 2*K*u*S = 2*1000*2**-53*9e5 = 2e-7 -> atol 1e-6 (3e-11 of
+    # their size); gx, gw: K <= 36, S <= 660, 5e-12
     for a, b in zip(*res):
-        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-6)
 
 
 # -- modules ----------------------------------------------------------------------------------
@@ -146,6 +152,8 @@ def test_module_parity(factory, shape):
            [(k, tuple(v.shape)) for k, v in em.named_parameters()]
     assert repr(tm) == repr(em)
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    # float32; forward K <= 3*3*5 = 45, weight/bias grads sum N*H_out*W_out <= 4*8*8 = 256 terms of N(0, 1)
+    # products: 2*K*u = 3e-5 relative < rtol 1e-4, random walk u*K/sqrt(3) = 8.9e-6 rms (atol 1e-4 = 11 rms)
     run_both(tm, em, x, atol=1e-4)
 
 
@@ -155,7 +163,9 @@ def test_conv_transpose_output_size():
     to = tm(torch.tensor(x), output_size=[10, 10])
     eo = em(engine.tensor(x), output_size=[10, 10])
     assert tuple(eo.shape) == tuple(to.shape) == (2, 4, 10, 10)
-    np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), atol=1e-5)
+    # K <= 3 channels * 2*2 taps = 12 terms of |x*w| <= 3.5/6 (N(0, 1) input, |w| <= 1/sqrt(36)):
+    # 2*K*u*S = 2*12*2**-24*7 = 1e-5 worst case -> atol 2e-5
+    np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), atol=2e-5)
     with pytest.raises(ValueError, match="requested an output size of"):
         em(engine.tensor(x), output_size=[12, 12])
 
@@ -170,6 +180,8 @@ def test_default_init(factory):
     w = m.weight.detach().numpy()
     fan_in = w[0].size if not m.transposed else w.shape[1] * w[0, 0].size
     bound = 1 / math.sqrt(fan_in)
+    # w = float32(-b + 2b*U), U from numpy's generator in float64 (correctly rounded: the same bits on any
+    # machine); the cast may round onto float32(b) <= b*(1 + 2**-24) < b + 1e-7
     assert w.std() > 0 and np.abs(w).max() <= bound + 1e-7 and np.abs(w).max() > 0.8 * bound
     b = m.bias.detach().numpy()
     assert np.abs(b).max() <= bound + 1e-7

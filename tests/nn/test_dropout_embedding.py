@@ -32,10 +32,11 @@ def test_dropout_statistics(p, dtype):
     assert type(y.grad_fn).__name__ == "MulBackward0"
     a = npy(y)
     kept = a != 0
+    # fixed seed, 60000 Bernoulli draws: sampling sd sqrt(p(1-p)/6e4) <= 2e-3, the bound is 5 sd
     assert abs(kept.mean() - (1 - p)) < 0.01
-    np.testing.assert_allclose(a[kept], 1 / (1 - p), rtol=1e-6)
+    np.testing.assert_allclose(a[kept], 1 / (1 - p), rtol=1e-6)  # 1 * scale: one rounding, 6e-8
     y.sum().backward()
-    np.testing.assert_array_equal(npy(x.grad), a)  # gradient = the same scaled mask
+    np.testing.assert_array_equal(npy(x.grad), a)  # gradient = the same scaled mask (1 * m = m exactly)
 
 
 def test_dropout_is_random_and_seeded():
@@ -80,9 +81,9 @@ def test_dropout_inplace():
     assert r is y and y._version == 1
     assert type(r.grad_fn).__name__ == "MulBackward0"
     a = npy(r)
-    np.testing.assert_allclose(a[a != 0], 2 / 0.7, rtol=1e-6)
+    np.testing.assert_allclose(a[a != 0], 2 / 0.7, rtol=1e-6)  # 2 * scale: one rounding, 6e-8
     r.sum().backward()
-    np.testing.assert_allclose(npy(x.grad), a, rtol=1e-6)
+    np.testing.assert_allclose(npy(x.grad), a, rtol=1e-6)  # (1 * m) * 2 vs 2 * m: exact (power of 2)
 
 
 def test_dropout_module_train_eval():
@@ -111,10 +112,10 @@ def test_dropout2d_channelwise(shape):
     a = npy(y).reshape(shape[0], shape[1], -1)
     per_channel = a[:, :, :1]
     assert np.all(a == per_channel)  # whole channels are kept or dropped
-    assert abs((per_channel != 0).mean() - 0.6) < 0.12
-    np.testing.assert_allclose(a[a != 0], 1 / 0.6, rtol=1e-6)
+    assert abs((per_channel != 0).mean() - 0.6) < 0.12  # 128 channel draws: sd 0.043, bound 2.8 sd (fixed seed)
+    np.testing.assert_allclose(a[a != 0], 1 / 0.6, rtol=1e-6)  # 1 * scale: one rounding
     y.sum().backward()
-    np.testing.assert_allclose(npy(x.grad), npy(y))
+    np.testing.assert_allclose(npy(x.grad), npy(y))  # both are 1 * mask * scale: exact
     m = enn.Dropout2d(0.4)
     m.eval()
     with warnings.catch_warnings():
@@ -148,7 +149,9 @@ def test_alpha_dropout_statistics():
     x = engine.randn(400, 500)
     y = EF.alpha_dropout(x, 0.2, training=True)
     a = npy(y)
-    assert abs(a.mean()) < 0.02 and abs(a.std() - 1) < 0.03  # self-normalising: mean 0, std 1 preserved
+    # self-normalising: mean 0, std 1 preserved.  Fixed seed, 2e5 samples: sampling sd of the mean 2.2e-3
+    # (bound 9 sd), of the std ~2e-3 (bound > 10 sd); rounding of the sums is ~1e-7
+    assert abs(a.mean()) < 0.02 and abs(a.std() - 1) < 0.03
     assert EF.alpha_dropout(x, 0.2, training=False) is x
 
 
@@ -175,12 +178,16 @@ def test_embedding_module(kw, idx_dtype):
     ty = tm(torch.tensor(idx))
     ey = em(engine.tensor(idx))
     assert type(ey.grad_fn).__name__ == type(ty.grad_fn).__name__ == "EmbeddingBackward0"
-    np.testing.assert_allclose(npy(ey), npy(ty), rtol=1e-6)
-    np.testing.assert_allclose(npy(em.weight), npy(tm.weight), rtol=1e-6)  # max_norm renormalised rows
+    # a gather copies rows exactly; max_norm rescales a row by max_norm / (norm of 3 elements + 1e-7): a
+    # sqrt/pow (<= 4 ulp = 8u) and ~4 roundings per library, 2*12u = 1.4e-6 apart, every element alike
+    np.testing.assert_allclose(npy(ey), npy(ty), rtol=2e-6)
+    np.testing.assert_allclose(npy(em.weight), npy(tm.weight), rtol=2e-6)  # max_norm renormalised rows
     g = np.random.default_rng(0).standard_normal((2, 4, 3)).astype(np.float32)
     ty.backward(torch.tensor(g))
     ey.backward(engine.tensor(g))
     tg = tm.weight.grad.to_dense() if tm.weight.grad.is_sparse else tm.weight.grad
+    # each row sums <= 2 cotangents (one correctly rounded add, the same in any order), then an exact
+    # division by the count (scale_grad_by_freq: 1 or 2): identical on any machine
     np.testing.assert_allclose(npy(em.weight.grad), npy(tg), rtol=1e-6, atol=1e-7)
 
 
@@ -191,7 +198,9 @@ def test_embedding_default_init_and_params():
     assert [k for k, _ in em.named_parameters()] == ["weight"]
     assert w.shape == (2000, 50) and em.weight.requires_grad
     np.testing.assert_array_equal(w[0], 0)
-    assert abs(w[1:].mean()) < 0.01 and abs(w[1:].std() - 1) < 0.01  # N(0, 1)
+    # N(0, 1), fixed seed, ~1e5 samples: sampling sd of the mean 3.2e-3 (bound 3.1 sd), of the std 2.2e-3
+    # (4.5 sd); the draws are numpy's (the same on any machine up to an ulp in rare ziggurat tail samples)
+    assert abs(w[1:].mean()) < 0.01 and abs(w[1:].std() - 1) < 0.01
 
 
 def test_embedding_functional_and_gradcheck():
@@ -203,10 +212,10 @@ def test_embedding_functional_and_gradcheck():
     tw, ew = torch.tensor(w, requires_grad=True), engine.tensor(w, requires_grad=True)
     ty = TF.embedding(torch.tensor([[0, 2, 2], [5, 0, 1]]), tw, padding_idx=0)
     ey = EF.embedding(idx, ew, padding_idx=0)
-    np.testing.assert_array_equal(npy(ey), npy(ty))
+    np.testing.assert_array_equal(npy(ey), npy(ty))  # a gather: exact copies
     (ty * ty).sum().backward()
     (ey * ey).sum().backward()
-    np.testing.assert_allclose(npy(ew.grad), npy(tw.grad))
+    np.testing.assert_allclose(npy(ew.grad), npy(tw.grad))  # float64 2*y, <= 2 per row: <= 2 ulp
     assert not np.any(npy(ew.grad)[0])
     # scalar index and 1-D index
     np.testing.assert_array_equal(npy(EF.embedding(engine.tensor(3), ew)), npy(TF.embedding(torch.tensor(3), tw)))
@@ -221,6 +230,8 @@ def test_embedding_double_backward():
         (g,) = L.autograd.grad((y ** 3).sum(), wt, create_graph=True)
         (gg,) = L.autograd.grad((g * g).sum(), wt)
         res.append((npy(g), npy(gg)))
+    # float64: 3*y**2 and its derivative, <= 2 terms per row, ~4 roundings in either library's order
+    # (a few ulp, 1e-15) against assert_allclose's rtol 1e-7
     np.testing.assert_allclose(res[1][0], res[0][0])
     np.testing.assert_allclose(res[1][1], res[0][1])
 

@@ -20,6 +20,7 @@ def _np(t):
                                   ("relu",), ("leaky_relu",), ("leaky_relu", 0.2), ("leaky_relu", 3),
                                   ("selu",)])
 def test_calculate_gain(args):
+    # the same Python float expressions (e.g. math.sqrt(2.0 / (1 + slope ** 2))): correctly rounded, exact
     assert EI.calculate_gain(*args) == TI.calculate_gain(*args)
 
 
@@ -52,6 +53,11 @@ def test_fans(shape):
 N = (400, 500)  # 200k samples: sample std within ~0.3% of the true std
 
 
+# Statistical checks on fixed-seed draws.  The engine's samples are numpy's generator mapped by correctly
+# rounded float64 arithmetic (the same values on any machine up to an ulp in rare libm-computed tails);
+# what is left to rounding are the float64 sums of mean/std (~1e-12), far below the margins: with n = 2e5
+# the sampling sd of the mean is 0.29*(hi - lo)/447 = 6.5e-4*(hi - lo) for a uniform (bound 15 sd) and
+# std/447 = 2.2e-3*std for a normal (bound 4.5 sd), of the std 1.6e-3*std (bound 6 sd).
 def _check_uniform(x, lo, hi):
     assert x.min() >= lo and x.max() <= hi
     assert abs(x.mean() - (lo + hi) / 2) < 0.01 * (hi - lo)
@@ -128,8 +134,10 @@ def test_trunc_normal(mean, std, a, b):
     torch.manual_seed(0)
     e = _np(EI.trunc_normal_(engine.empty(N), mean, std, a, b))
     t = TI.trunc_normal_(torch.empty(N), mean, std, a, b).double().numpy()
-    assert e.min() >= a and e.max() <= b
-    # same distribution as PyTorch's: compare moments with torch's own samples
+    # float32 samples lie in [float32(a), float32(b)]: float32(-0.1) < -0.1, so compare with those bounds
+    assert e.min() >= np.float32(a) and e.max() <= np.float32(b)
+    # same distribution as PyTorch's: compare moments with torch's own samples (two independent fixed-seed
+    # samples of 2e5: sd of the difference of means <= sqrt(2)*(b - a)/sqrt(12)/447 = 9e-4*(b - a), 11 sd)
     assert abs(e.mean() - t.mean()) < 0.01 * (b - a)
     assert abs(e.std() - t.std()) < 0.01 * (b - a)
 
@@ -139,6 +147,7 @@ def test_constant_ones_zeros_eye_dirac():
                    (EI.zeros_, TI.zeros_), (EI.eye_, TI.eye_)):
         e = fn(engine.empty(3, 5, requires_grad=True))
         t = tf(torch.empty(3, 5, requires_grad=True))
+        # constants 0.3 -> float32(0.3), 0, 1: the same float32 in both, exact
         assert np.array_equal(_np(e), t.detach().double().numpy()) and e.requires_grad and e.grad_fn is None
     for shape, groups in (((4, 2, 3), 1), ((6, 3, 3, 3), 2), ((2, 2, 3, 3, 3), 1), ((4, 4, 2, 2), 2)):
         e = EI.dirac_(engine.empty(shape), groups)
@@ -153,6 +162,8 @@ def test_orthogonal(shape, gain):
     w = _np(EI.orthogonal_(engine.empty(shape), gain=gain)).reshape(shape[0], -1)
     rows, cols = w.shape
     prod = w @ w.T if rows <= cols else w.T @ w
+    # Q from a float64 QR (orthogonal to ~30*2**-53) rounded to float32 and scaled by 1 or 0.5 (exact):
+    # |(w w^T - g^2 I)_ij| <= 2*2**-24 * |w_i| |w_j| = 1.2e-7 * g^2 (Cauchy-Schwarz), plus a float64 product
     np.testing.assert_allclose(prod, gain ** 2 * np.eye(min(rows, cols)), atol=1e-5)
 
 
@@ -161,7 +172,7 @@ def test_sparse():
     w = _np(EI.sparse_(engine.empty(10, 400), sparsity=0.3, std=0.5))
     assert ((w == 0).sum(axis=0) >= 3).all()
     nz = w[w != 0]
-    assert abs(nz.std() - 0.5) < 0.03
+    assert abs(nz.std() - 0.5) < 0.03  # 2800 fixed-seed normals: sampling sd of the std 0.5/75 = 6.7e-3, 4.5 sd
 
 
 def test_deprecated_aliases_warn():

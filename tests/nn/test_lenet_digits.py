@@ -1,7 +1,14 @@
-"""A LeNet-5 trained on the engine learns real handwritten digits: >= 98% held-out accuracy.
+"""A LeNet-5 trained on the engine learns real handwritten digits: >= 97.5% held-out accuracy.
 
 The same recipe on PyTorch 2.13 reaches 98.1-98.3% (seeds 0-2, 8 epochs) on these 8,000/2,000
-offline digits; the engine reaches 98.15-98.2% with the same seeds (see the project notes).
+offline digits; the engine reaches 98.15-98.2% with the same seeds (see the project notes), and
+98.15-98.4% with seed 0 under the kernel families of tools/test_portable.sh.
+
+Why 97.5 and not 98: 8 epochs of SGD with momentum amplify rounding differences (another BLAS kernel,
+another thread count) until the trajectory is as different as another seed's, so the held-out accuracy
+varies like the seed spread above (~0.3 points, 6 digits of 2,000).  The bound sits 0.65 points
+(13 digits, > 2x that spread) below the lowest value seen; a model that has not learned the digits
+as a CNN does still fails it (test_quantization's 2-epoch MLP reaches 91.6% here; chance is 10%).
 """
 import numpy as np
 
@@ -42,5 +49,5 @@ def test_lenet5_learns_the_offline_digits():
     model.eval()
     with engine.no_grad():
         accuracy = (model(xte).argmax(1) == yte).float().mean().item() * 100
-    assert first > 2.0  # it started from chance
-    assert accuracy >= 98.0, accuracy
+    assert first > 2.0  # it started from chance: ln(10) = 2.30 +- ~0.05 for the untrained net, rounding ~1e-6
+    assert accuracy >= 97.5, accuracy

@@ -43,6 +43,7 @@ def test_max_pool_ties_and_nan():
     for kw in (dict(kernel_size=2, stride=1), dict(kernel_size=3, padding=1, stride=1)):
         t = TF.max_pool2d(torch.tensor(a), return_indices=True, **kw)
         e = EF.max_pool2d(engine.tensor(a), return_indices=True, **kw)
+        # max is a selection (exact comparisons, copies): values and indices are exact on any machine
         np.testing.assert_array_equal(e[0].numpy(), t[0].numpy())
         np.testing.assert_array_equal(e[1].numpy(), t[1].numpy())
 
@@ -79,6 +80,8 @@ def test_avg_pool_integer():
 
 @pytest.mark.parametrize("size", [(4, 3), 1, (1, 1), 3, (None, 2), (9, 8)])
 def test_adaptive_avg_pool2d(size):
+    # size 1 averages K = 9*8 = 72 terms (beyond parity.py's 64): the float32 sum's random walk, u*1.2*K/sqrt(3)
+    # = 2.9e-6 rms, is divided by 72 with it; float64 2*K*u*S = 2*72*2**-53*72*2 = 2.3e-12 before the division
     check_op(lambda x: F(x).adaptive_avg_pool2d(x, size), [(2, 3, 9, 8)])
     check_op(lambda x: F(x).adaptive_avg_pool2d(x, size), [(3, 5, 7)])
     check_gradcheck(lambda x: EF.adaptive_avg_pool2d(x, size), [(1, 2, 9, 8)])
@@ -160,6 +163,8 @@ def test_module_parity(factory, shape):
     tm, em = both(factory)
     assert repr(tm) == repr(em)
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32) + 3
+    # float32, data N(3, 1) (|x| <= 7, mostly one sign): windows of <= 6*7 = 42 terms, 2*K*u = 5e-6 relative
+    # < rtol 1e-4 (LPPool adds a pow/sqrt, <= 4 ulp); max pools and their grads are selections and copies
     run_both(tm, em, x, atol=1e-4)
 
 
@@ -167,7 +172,7 @@ def test_module_return_indices():
     tm, em = both(lambda nn: nn.MaxPool2d(2, return_indices=True))
     x = np.random.default_rng(0).standard_normal((2, 3, 6, 6)).astype(np.float32)
     (tv, ti), (ev, ei) = tm(torch.tensor(x)), em(engine.tensor(x))
-    np.testing.assert_array_equal(ei.numpy(), ti.numpy())
+    np.testing.assert_array_equal(ei.numpy(), ti.numpy())  # a selection: exact
     np.testing.assert_array_equal(ev.numpy(), tv.numpy())
     assert ei.dtype is engine.int64
 

@@ -1,9 +1,13 @@
 """Quantized tensors and dynamic quantization on the engine against PyTorch 2.13 (fbgemm, CPU).
 
 Tolerances: quantized tensors (int_repr, dequantize) and ``DynamicQuantizedLinear`` outputs are
-compared for exact equality (the engine reproduces fbgemm's rounding step by step); the dynamic
-LSTM, whose gates go through sigmoid/tanh (float32, last-ulp differences between numpy and ATen's
-vectorised versions), to 1e-6 absolute (measured: <= 1.2e-7).
+compared for exact equality: the engine reproduces fbgemm's rounding step by step, and every step is
+exact or one correctly rounded IEEE operation (float32 x*(1/scale) fused with + zero_point, round half
+to even, integer products summed exactly -- reduce_range keeps the u8*s8 pair sums of fbgemm's
+non-VNNI kernels below int16 saturation, 2*127*128 < 32767 -- and fma(acc, scale_x*scale_w, bias)), the
+same on fbgemm's AVX2, AVX-512 and AVX-512-VNNI paths (FBGEMM_ENABLE_INSTRUCTIONS) and with any
+thread count.  The dynamic LSTM's gates go through float32 sigmoid/tanh (numpy's and ATen's SIMD
+versions differ in the last ulps): see test_dynamic_lstm_matches_torch for its tolerance.
 """
 import copy
 import io
@@ -174,7 +178,10 @@ def test_qconfig_spec_forms_behave_as_torch():
     er = eq.quantize_dynamic(em, {0: 1, 1: 1, 2: 1})
     assert repr(er) == repr(tr) and er is not em and type(er[0]) is enn.Linear
     x = np.random.default_rng(0).standard_normal((2, 20)).astype(np.float32)
-    np.testing.assert_allclose(tr(torch.tensor(x)).detach().numpy(), er(engine.tensor(x)).detach().numpy(), atol=1e-6)
+    # unchanged float32 MLP (K <= 32 per Linear): parity.py's float32 defaults (the old atol 1e-6 was ~10 rms of
+    # the random walk u*T*K/sqrt(3) with T = 0.3, K = 32, three layers deep)
+    np.testing.assert_allclose(tr(torch.tensor(x)).detach().numpy(), er(engine.tensor(x)).detach().numpy(),
+                               atol=1e-5, rtol=1e-4)
     # qualified names select single submodules; a set of names uses the default qconfig
     assert repr(eq.quantize_dynamic(em, {"2"})) == repr(tq.quantize_dynamic(tm, {"2"}))
     assert repr(eq.quantize_dynamic(em, {"0": eq.default_dynamic_qconfig})) == \
@@ -211,7 +218,9 @@ def test_dynamic_linear_errors_and_float16():
         eq.quantize_dynamic(em, {enn.Linear}, dtype=engine.float16)
     assert repr(e16) == repr(t16)
     x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
-    np.testing.assert_allclose(t16(torch.tensor(x)).detach().numpy(), e16(engine.tensor(x))._data, atol=1e-6)
+    # float16 weights widened to float32, K = 4 terms of |x*w| <= 3*0.5 (+ bias): fbgemm's FMA-blocked sum
+    # vs numpy's, 2*K*u*S = 2*4*2**-24*6.5 = 3.1e-6 worst case -> atol 1e-5
+    np.testing.assert_allclose(t16(torch.tensor(x)).detach().numpy(), e16(engine.tensor(x))._data, atol=1e-5)
 
 
 def test_state_dict_roundtrip_and_saved_size():
@@ -278,11 +287,18 @@ def test_dynamic_lstm_matches_torch(cfg):
     for hx_t, hx_e in ((None, None), ((torch.tensor(h0), torch.tensor(c0)), (engine.tensor(h0), engine.tensor(c0)))):
         yt, (ht, ct) = tqm[0](torch.tensor(x), hx_t)
         ye, (he, ce) = eqm[0](engine.tensor(x), hx_e)
+        # The integer parts agree: the quantized inputs of later steps are h's of earlier steps, which the two
+        # libraries compute <= 2 ulp apart (measured, 1.2e-7) -- moving a value by <= 1.2e-7*127/0.18 =
+        # 8.4e-5 quantization steps, while the nearest rounding tie (of a value or a zero point) in these
+        # runs is 1.6e-4 steps away; perturbing every h and c by up to 8 ulp at every step changed no
+        # quantized value in 120 trials.  The float parts: each step's sigmoid/tanh differ by <= 4 ulp per
+        # library (<= 2.4e-7 on values < 1) and |c| <= 3, so h and c by <= (|c| + 2)*2.4e-7 + 2 roundings =
+        # 2.5e-6 per step, carried by c (|forget gate| < 1) over T = 7 steps: <= 1.75e-5 -> atol 2e-5.
         for a, b in ((yt, ye), (ht, he), (ct, ce)):
-            np.testing.assert_allclose(a.detach().numpy(), b._data, atol=1e-6, rtol=0)
-    # the float LSTM differs from its quantized version by far more than that
+            np.testing.assert_allclose(a.detach().numpy(), b._data, atol=2e-5, rtol=0)
+    # the float LSTM differs from its quantized version by far more than that (1.3e-3 to 4.5e-3 here)
     yf, _ = tm[0](torch.tensor(x))
-    assert np.abs(yf.detach().numpy() - ye._data).max() > 1e-5
+    assert np.abs(yf.detach().numpy() - ye._data).max() > 5e-4
 
 
 def test_dynamic_lstm_packed_and_unbatched():
@@ -295,9 +311,10 @@ def test_dynamic_lstm_packed_and_unbatched():
     lens = [7, 5, 5, 2]
     yt, (ht, ct) = tqm[0](tpack(torch.tensor(x), lens, enforce_sorted=False))
     ye, (he, ce) = eqm[0](epack(engine.tensor(x), lens, enforce_sorted=False))
-    np.testing.assert_allclose(yt.data.detach().numpy(), ye.data._data, atol=1e-6, rtol=0)
-    np.testing.assert_allclose(ht.detach().numpy(), he._data, atol=1e-6, rtol=0)
-    np.testing.assert_allclose(ct.detach().numpy(), ce._data, atol=1e-6, rtol=0)
+    # as in test_dynamic_lstm_matches_torch (T <= 7; nearest rounding tie here 8.8e-4 quantization steps away)
+    np.testing.assert_allclose(yt.data.detach().numpy(), ye.data._data, atol=2e-5, rtol=0)
+    np.testing.assert_allclose(ht.detach().numpy(), he._data, atol=2e-5, rtol=0)
+    np.testing.assert_allclose(ct.detach().numpy(), ce._data, atol=2e-5, rtol=0)
     for bad_t, bad_e in ((torch.tensor(x[:, 0]), engine.tensor(x[:, 0])),
                          (torch.tensor(x[..., :3]), engine.tensor(x[..., :3]))):
         with pytest.raises(RuntimeError) as te:
@@ -340,6 +357,9 @@ def test_digits_mlp_quantized_keeps_accuracy_and_shrinks():
         acc_f = (model(xte).argmax(1) == yte).float().mean().item() * 100
     acc_q = (qmodel(xte).argmax(1) == yte).float().mean().item() * 100
     size_f, size_q = eq.weight_bytes(model), eq.weight_bytes(qmodel)
+    # 2 epochs of SGD: other kernels move the trajectory (acc_f 91.6-91.85% over the kernel families of
+    # tools/test_portable.sh); 90% is 32 digits of 2,000 below.  Quantizing flips ~1-4 predictions (0.05-0.2
+    # points); the bound, 1 point, is 20 digits.
     assert acc_f > 90, acc_f
     assert abs(acc_f - acc_q) <= 1.0, (acc_f, acc_q)
     assert size_f >= 3 * size_q, (size_f, size_q)

@@ -14,6 +14,15 @@ from _nn_core_util import both, close
 tU = torch.nn.utils.rnn
 eU = engine.nn.utils.rnn
 
+# float32 tolerances of the module comparisons (outputs, input/state grads, parameter grads alike) and their
+# rounding argument (u = 2**-24; tests/engine/parity.py for the general one).  Per step a gate sums
+# K <= I + H <= 18 terms (2H + H for an upper bidirectional layer) of |x*w| <= 4*0.41 (N(0, 1) data,
+# |w| <= 1/sqrt(H)), through tanh/sigmoid (<= 4 ulp per library); parameter grads sum T*B <= 30 such
+# step terms.  The recurrences are short (T <= 7 steps, <= 3 layers) and barely amplify: |d h_t/d h_t-1|
+# <= ||W_hh|| * max tanh' ~ 1.2 for 6x6 weights U(-0.41, 0.41) (1.2**7 = 3.6), the LSTM cell state is
+# carried with |forget gate| < 1.  Random walk per step u*T*K/sqrt(3) with T = 0.24 (rms of x*w): 1.5e-7
+# rms, over <= 24 step-layers and amplified <= 3.6x: 2.6e-6 rms, ATOL 1e-5 is 4 of it (RTOL 1e-4 on
+# values ~1); without cancellation 2*K*u = 2.1e-6 relative per step, 1.5e-5 over 7 steps < RTOL.
 ATOL = 1e-5
 RTOL = 1e-4
 
@@ -133,8 +142,10 @@ def test_seed_rnn_example():
     to, thn = rnn_t(torch.tensor(input), torch.tensor(h0))
     output, hn = rnn_e(engine.tensor(input), engine.tensor(h0))
     assert tuple(output.shape) == (5, 3, 20) and tuple(hn.shape) == (2, 3, 20)
-    close(to, output)
-    close(thn, hn)
+    # K = 10 + 20 (20 + 20 in layer 2) terms per gate, T = 5, |w| <= 1/sqrt(20): the argument above ATOL
+    # (rms of x*w 0.13, K = 40: 1.8e-7 rms per step); relative 2*K*u over 5 steps (2.4e-5) needs RTOL
+    close(to, output, atol=ATOL, rtol=RTOL)
+    close(thn, hn, atol=ATOL, rtol=RTOL)
 
 
 def test_seed_lstm_example():
@@ -146,9 +157,10 @@ def test_seed_lstm_example():
     to, (thn, tcn) = lstm_t(torch.tensor(input), (torch.tensor(h0), torch.tensor(c0)))
     output, (hn, cn) = lstm(engine.tensor(input), (engine.tensor(h0), engine.tensor(c0)))
     assert tuple(output.shape) == (5, 3, 20) and tuple(hn.shape) == (2, 3, 20) and tuple(cn.shape) == (2, 3, 20)
-    close(to, output)
-    close(thn, hn)
-    close(tcn, cn)
+    # as test_seed_rnn_example (K <= 40, T = 5), the cell state carried with |forget gate| < 1
+    close(to, output, atol=ATOL, rtol=RTOL)
+    close(thn, hn, atol=ATOL, rtol=RTOL)
+    close(tcn, cn, atol=ATOL, rtol=RTOL)
 
 
 @pytest.mark.parametrize("mode", list(MODES))
@@ -181,6 +193,8 @@ def test_float64_and_batch_zero(mode):
     to, th = tm(tx)
     eo, eh = em(ex)
     assert str(eo.dtype) == "torch.float64"
+    # float64, K <= 3 + 4 terms of |x*w| <= 4*0.5 per gate, 8 step-layers amplified <= ~2: worst case
+    # 2*K*u*S = 2*7*2**-53*14 = 2.2e-14 per step, ~4e-13 in all, parameter grads (8 steps * 2) alike
     _compare_all(tm, em, (to, th), (eo, eh), [tx], [ex], atol=1e-10)
     to, th = tm(torch.zeros(4, 0, 3, dtype=torch.float64))
     eo, eh = em(engine.zeros(4, 0, 3, dtype=engine.float64))
@@ -220,6 +234,7 @@ def test_flat_weights_all_weights_and_init_bounds():
     bound = 1 / np.sqrt(8)
     for p in em.parameters():
         a = p.detach().numpy()
+        # numpy's draws mapped by correctly rounded float64 ops and a cast: the same values on any machine
         assert a.min() >= -bound and a.max() <= bound and a.std() > 0.1 * bound
     assert em.flatten_parameters() is None
     # _apply keeps the flat list in sync; reassigning a weight updates it too
@@ -236,7 +251,7 @@ def test_default_init_cells_bounds():
     for cell in (engine.nn.RNNCell(3, 16), engine.nn.LSTMCell(3, 16), engine.nn.GRUCell(3, 16)):
         for p in cell.parameters():
             a = p.detach().numpy()
-            assert np.abs(a).max() <= 0.25
+            assert np.abs(a).max() <= 0.25  # 1/sqrt(16) = 0.25 is a float32: the cast cannot pass it
 
 
 def test_load_state_dict_round_trip():
@@ -464,6 +479,8 @@ def test_cell_loop_matches_lstm():
         h, c = cell(x[t], (h, c))
         outs.append(h)
     out, (hn, cn) = em(x)
+    # engine vs engine: the layer projects all steps' inputs at once, the cell one step at a time (other
+    # BLAS blockings, K = 3 + 4): a few ulp, within close's defaults
     close(engine.stack(outs), out)
     close(c, cn[0])
 
@@ -640,6 +657,8 @@ def test_double_backward_matches_torch(mode):
     eo, _ = em(ex)
     (tg,) = torch.autograd.grad((to ** 2).sum(), tx, create_graph=True)
     (eg,) = engine.autograd.grad((eo ** 2).sum(), ex, create_graph=True)
+    # float64, H = 4, T = 4, 2 layers: first and second derivatives chain <= ~1000 products, results <= 4
+    # (sum|terms| S <= 100x that): K*u*S = 1000*2**-53*400 = 4.4e-11 < atol 1e-9; tg <= 0.5: < 1e-11
     close(tg, eg, atol=1e-10)
     (tg * tg).sum().backward()
     (eg * eg).sum().backward()
@@ -670,6 +689,7 @@ def test_double_backward_packed_bidirectional_proj():
     el = (eo.data ** 2).sum() + (eh * ec[..., :3]).sum()
     (tg,) = torch.autograd.grad(tl, tx, create_graph=True)
     (eg,) = engine.autograd.grad(el, ex, create_graph=True)
+    # float64, H = 4 (proj 3), T <= 4, bidirectional: as test_double_backward_matches_torch
     close(tg, eg, atol=1e-10)
     (tg ** 2).sum().backward()
     (eg ** 2).sum().backward()

@@ -126,6 +126,10 @@ def test_sdpa_parity(name, dtype):
     kw = dict(is_causal=case.get("causal", False), scale=case.get("scale"), enable_gqa=case.get("gqa", False))
     to = TF.scaled_dot_product_attention(*tin, tm, **kw)
     eo = EF.scaled_dot_product_attention(*ein, em, **kw)
+    # logits q.k*scale: K = 8 terms of N(0, 1) products, scale <= 1.3; softmax over <= 6 keys (a logit's
+    # absolute error is the probabilities' relative error: no amplification); outputs sum <= 6 p*v.
+    # float32: random walk u*1.3*K/sqrt(3) = 3.6e-7 rms per logit, times |v| <= 3.5: 1.3e-6 rms, atol 1e-5
+    # = 8 rms (x10 on grads); float64: 2*K*u*S = 2*8*2**-53*94 = 1.7e-13 per logit, < 1e-12 throughout.
     tol = 1e-5 if dtype == np.float32 else 1e-10
     close(to, eo, atol=tol, rtol=tol)
     assert str(to.dtype) == str(eo.dtype)
@@ -154,6 +158,8 @@ def test_sdpa_mask_with_causal_fused_route(mask):
     tin, ein = zip(*[_pair(a) for a in arrs])
     to = TF.scaled_dot_product_attention(*tin, torch.tensor(m), is_causal=True)
     eo = EF.scaled_dot_product_attention(*ein, engine.tensor(m), is_causal=True)
+    # scale 1/sqrt(8), <= 5 keys: test_sdpa_parity's argument (0.35x its logits), outputs ~5e-7 rms and the
+    # grads ~2 stages more (~1e-6 rms): atol = rtol = 1e-5
     close(to, eo)
     _backward_both([to], [eo])
     _compare_grads(tin, ein)
@@ -170,6 +176,8 @@ def test_sdpa_double_backward():
             ref = [t.grad.numpy().copy() for t in (k, v)] + [gq.detach().numpy()]
         else:
             got = [np.asarray(t.grad._data) for t in (k, v)] + [np.asarray(gq.detach()._data)]
+    # float64, K <= 8 per logit, 5 keys; the second derivatives chain ~200 products of values <= 2 (S <= 100x):
+    # 200*2**-53*200 = 4.4e-12 < 1e-9
     for a, b in zip(ref, got):
         np.testing.assert_allclose(b, a, atol=1e-9, rtol=1e-9)
 
@@ -192,7 +200,7 @@ def test_sdpa_dropout():
     a = EF.scaled_dot_product_attention(q, q[:, :1].expand(2, 6, 8), v, dropout_p=0.5)
     engine.manual_seed(0)
     b = EF.scaled_dot_product_attention(q, q[:, :1].expand(2, 6, 8), v, dropout_p=0.5)
-    close(a, b, atol=0, rtol=0)
+    close(a, b, atol=0, rtol=0)  # the engine twice, same seed, same kernels: identical
     c = EF.scaled_dot_product_attention(q, q[:, :1].expand(2, 6, 8), v, dropout_p=0.0)
     assert not np.allclose(_npy(a), _npy(c))
     z = EF.scaled_dot_product_attention(q, q[:, :1].expand(2, 6, 8), v, dropout_p=1.0)
@@ -230,7 +238,14 @@ def test_sdpa_errors(what):
 # ---------------------------------------------------------------------------------------------
 def _mha_run(tm, em, q, k=None, v=None, atol=2e-5, grad=True, **kw):
     """Forward both modules (self-attention when k/v are None), compare outputs and weights, then
-    gradients of the inputs and of every parameter."""
+    gradients of the inputs and of every parameter.
+
+    Tolerance (float32, atol = rtol = 2e-5, x5 on grads): every stage -- in/out projections (K <= E = 12 or
+    kdim/vdim <= 10), logits over head_dim <= 6, softmax over <= 7 keys, attention times V, parameter grads
+    over <= 10 positions -- sums K <= 12 terms of |x*w| <= 4*0.35 (xavier bound): 2*K*u = 1.4e-6 relative
+    per stage, ~6 stages deep 8.6e-6 < rtol; where terms cancel, u*T*K/sqrt(3) = 1.5e-7 rms per stage
+    (T = 0.35), 4e-7 over 6 stages, atol 2e-5 = 50 rms.  float64 callers pass 1e-10 (2*K*u*S = 2*12*2**-53
+    *17 = 5e-14 per stage)."""
     def build(a_list):
         pairs = [_pair(a, grad) for a in a_list]
         return [p[0] for p in pairs], [p[1] for p in pairs]
@@ -366,7 +381,9 @@ def test_mha_dead_rows_nan_like_torch():
     with engine.no_grad():
         eo, ew = em(*(engine.tensor(x),) * 3, key_padding_mask=engine.tensor(kpm))
     np.testing.assert_array_equal(np.isnan(_npy(eo)), np.isnan(_npy(to)))
-    np.testing.assert_allclose(_npy(ew), _npy(tw), atol=1e-6, equal_nan=True)
+    # weights p <= 1 carry a logit's absolute error (in_proj K = 4, q.k K = 2, |logit| <= 5: 2*K*u*S <= 2e-6)
+    # plus exp/sum/divide (<= 8u = 4.8e-7): < 3e-6 -> atol 1e-5 (was 1e-6)
+    np.testing.assert_allclose(_npy(ew), _npy(tw), atol=1e-5, equal_nan=True)
 
 
 def test_mha_float64_and_eval_dropout():
@@ -384,7 +401,7 @@ def test_mha_training_dropout_runs():
     a, w = em(x, x, x)
     engine.manual_seed(0)
     b, _ = em(x, x, x)
-    close(a, b, atol=0, rtol=0)
+    close(a, b, atol=0, rtol=0)  # the engine twice, same seed, same kernels: identical
     a.sum().backward()
     assert x.grad is not None and w.shape == (2, 4, 4)
 
@@ -401,7 +418,7 @@ def test_mha_eval_fast_path_numbers():
         to, tw = tm(*(torch.tensor(x),) * 3, key_padding_mask=torch.tensor(kpm))
     with engine.no_grad():
         eo, ew = em(*(engine.tensor(x),) * 3, key_padding_mask=engine.tensor(kpm))
-    close(to, eo, atol=2e-5, rtol=2e-5)
+    close(to, eo, atol=2e-5, rtol=2e-5)  # E = 16, head_dim 4, 5 keys: _mha_run's argument with K <= 16
     close(tw, ew, atol=2e-5, rtol=2e-5)
 
 
@@ -426,6 +443,8 @@ def test_mha_init():
     m = enn.MultiheadAttention(64, 4, add_bias_kv=True)
     w = _npy(m.in_proj_weight)
     bound = math.sqrt(6.0 / (64 + 192))
+    # numpy's draws mapped by correctly rounded float64 ops and a cast: the same values on any machine (the
+    # max of 12288 draws is ~1e-4*bound below it, a cast moves it by <= 6e-8 relative)
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound
     assert not np.any(_npy(m.in_proj_bias)) and not np.any(_npy(m.out_proj.bias))
     assert np.any(_npy(m.bias_k)) and m.bias_k.shape == (1, 1, 64)
@@ -532,7 +551,7 @@ def test_functional_mha_static_kv_and_separate(opts):
         outs.append([o[0], o[1]] + [i.grad for i in ins if i.grad is not None] + [w.grad])
     assert len(outs[0]) == len(outs[1])
     for a, b in zip(*outs):
-        close(a, b, atol=2e-5, rtol=2e-5)
+        close(a, b, atol=2e-5, rtol=2e-5)  # E = 8, head_dim 4, <= 6 keys: _mha_run's argument
 
 
 def test_mha_gradcheck_float64():
@@ -586,6 +605,11 @@ def test_encoder_layer(norm_first, act, batch_first):
 
 
 def _layer_run(tm, em, *arrays, atol=3e-5, **kw):
+    """Tolerance (float32, atol = rtol = 3e-5, x5 on grads): d_model <= 16, feed-forward <= 32, head_dim
+    <= 8, so every product sums K <= 32 terms of |x*w| <= 4*0.31 (rms T ~ 0.18); an encoder layer is ~8 such
+    stages, a decoder layer ~12, the stacks and nn.Transformer up to ~50.  LayerNorm divides by sd ~1 of
+    its 16 inputs (no amplification) and subtracts their mean, so signs mix and parity.py's random-walk
+    argument applies: u*T*K/sqrt(3) = 2e-7 rms per stage, sqrt(50)x: 1.4e-6 rms, atol 3e-5 = 20 rms."""
     pairs = [_pair(a) for a in arrays]
     tins, eins = [p[0] for p in pairs], [p[1] for p in pairs]
     tkw, ekw = {}, {}
@@ -710,7 +734,7 @@ def test_encoder_nested_route_zeroes_padding_in_inference():
         to = tm(torch.tensor(x), src_key_padding_mask=torch.tensor(kpm))
     with engine.no_grad():
         eo = em(engine.tensor(x), src_key_padding_mask=engine.tensor(kpm))
-    close(to, eo, atol=3e-5, rtol=3e-5)
+    close(to, eo, atol=3e-5, rtol=3e-5)  # d_model 8, 2 layers: _layer_run's argument
     # with grad the regular route runs in both
     to = tm(torch.tensor(x), src_key_padding_mask=torch.tensor(kpm))
     eo = em(engine.tensor(x), src_key_padding_mask=engine.tensor(kpm))
@@ -734,7 +758,7 @@ def test_encoder_layer_eval_fast_path_numbers():
         to = tm(torch.tensor(x))
     with engine.no_grad():
         eo = em(engine.tensor(x))
-    close(to, eo, atol=3e-5, rtol=3e-5)
+    close(to, eo, atol=3e-5, rtol=3e-5)  # d_model 16, ff 32: _layer_run's argument
 
 
 # ---------------------------------------------------------------------------------------------
@@ -792,13 +816,14 @@ def test_transformer_init_and_mask():
         a = _npy(p)
         if p.dim() > 1:
             fan_out, fan_in = p.shape[0], int(np.prod(p.shape[1:]))
+            # float32 draws of U(-b, b): a cast may round onto float32(b) <= b*(1 + 2**-24) < b + 1e-7
             assert np.abs(a).max() <= math.sqrt(6.0 / (fan_in + fan_out)) + 1e-7, n
         elif n.endswith("norm1.weight"):
             assert np.all(a == 1)
     for sz in (1, 4):
         tmask = torch.nn.Transformer.generate_square_subsequent_mask(sz)
         emask = enn.Transformer.generate_square_subsequent_mask(sz)
-        np.testing.assert_array_equal(_npy(emask), tmask.numpy())
+        np.testing.assert_array_equal(_npy(emask), tmask.numpy())  # 0 and -inf: exact
         assert str(emask.dtype) == str(tmask.dtype)
     e64 = enn.Transformer.generate_square_subsequent_mask(3, dtype=engine.float64)
     assert e64.dtype == engine.float64
@@ -841,4 +866,7 @@ def test_seed_transformer_call():
     with engine.no_grad():
         eo = em(to_engine(src), to_engine(tgt))
     assert tuple(eo.shape) == (20, 32, 512)
+    # d_model 512, feed-forward 2048, 6 + 6 layers (~120 products deep), xavier weights |w| <= 0.048: a K =
+    # 2048 product walks u*T*K/sqrt(3) = 2e-6 rms (T = 0.028; blocked BLAS sums walk less), sqrt(120)x:
+    # 1.1e-5 rms, atol 1e-4 = 9 rms; the final LayerNorm keeps |values| <= 4 (rtol adds <= 4e-4)
     close(to, eo, atol=1e-4, rtol=1e-4)
