@@ -9,7 +9,8 @@
 #   numpy's OpenBLAS (OPENBLAS_CORETYPE), numpy's own SIMD loops (NPY_DISABLE_CPU_FEATURES),
 #   PyTorch's ATen kernels (ATEN_CPU_CAPABILITY), PyTorch's MKL (MKL_ENABLE_INSTRUCTIONS; MKL ignores
 #   it on AMD processors, so nehalem also sets MKL_CBWR=COMPATIBLE, MKL's SSE2 code path on any CPU)
-#   and oneDNN (ONEDNN_MAX_CPU_ISA) -- the engine and the PyTorch oracle both move.
+#   oneDNN (ONEDNN_MAX_CPU_ISA) and FBGEMM, PyTorch's quantized kernels (FBGEMM_ENABLE_INSTRUCTIONS,
+#   AVX2 and up only) -- the engine and the PyTorch oracle both move.
 #   native       whatever this processor picks (the environment is left as it is)
 #   haswell      AVX2 + FMA, no AVX-512 (x86-64-v3: e.g. AMD EPYC Rome/Milan, Intel Haswell..Alder Lake)
 #   sandybridge  AVX, no FMA (numpy and ATen fall back to their SSE baseline loops)
@@ -29,7 +30,8 @@ profile_env() {  # prints the env assignments of profile $1, one per line
         native) ;;
         haswell)
             echo OPENBLAS_CORETYPE=Haswell; echo "NPY_DISABLE_CPU_FEATURES=$NPY_AVX512"
-            echo ATEN_CPU_CAPABILITY=avx2; echo MKL_ENABLE_INSTRUCTIONS=AVX2; echo ONEDNN_MAX_CPU_ISA=AVX2 ;;
+            echo ATEN_CPU_CAPABILITY=avx2; echo MKL_ENABLE_INSTRUCTIONS=AVX2; echo ONEDNN_MAX_CPU_ISA=AVX2
+            echo FBGEMM_ENABLE_INSTRUCTIONS=AVX2 ;;
         sandybridge)
             echo OPENBLAS_CORETYPE=Sandybridge; echo "NPY_DISABLE_CPU_FEATURES=X86_V3 $NPY_AVX512"
             echo ATEN_CPU_CAPABILITY=default; echo MKL_ENABLE_INSTRUCTIONS=AVX; echo ONEDNN_MAX_CPU_ISA=AVX ;;
