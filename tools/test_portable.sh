@@ -8,7 +8,7 @@
 # A profile forces every library that picks its kernels by CPU down to one instruction set:
 #   numpy's OpenBLAS (OPENBLAS_CORETYPE), numpy's own SIMD loops (NPY_DISABLE_CPU_FEATURES),
 #   PyTorch's ATen kernels (ATEN_CPU_CAPABILITY), PyTorch's MKL (MKL_ENABLE_INSTRUCTIONS; MKL ignores
-#   it on AMD processors, so nehalem also sets MKL_CBWR=COMPATIBLE, MKL's SSE2 code path on any CPU)
+#   it on AMD processors, so nehalem also sets MKL_CBWR=COMPATIBLE, MKL's SSE2 code path on any CPU),
 #   oneDNN (ONEDNN_MAX_CPU_ISA) and FBGEMM, PyTorch's quantized kernels (FBGEMM_ENABLE_INSTRUCTIONS,
 #   AVX2 and up only) -- the engine and the PyTorch oracle both move.
 #   native       whatever this processor picks (the environment is left as it is)
