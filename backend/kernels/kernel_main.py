@@ -42,6 +42,8 @@ HIST_BINS = 20
 MAX_TRACE_PASSES = 10        # backward_trace messages per cell
 STREAM_FLUSH_S = 0.05
 STREAM_FLUSH_BYTES = 8192
+STREAM_CHUNK_CHARS = 64 * 1024  # one stream message at most (the protocol admits 256 Ki characters)
+RESULT_TEXT_CHARS = 64 * 1024   # a result's text/plain beyond this is shown truncated, with its size
 METRICS_INTERVAL_S = 0.05    # at most ~20 metrics messages per second
 METRICS_MAX_POINTS = 2000    # points per metrics message
 CELL_FILE = "<cell-{}>"
@@ -94,6 +96,39 @@ class CellOutput:
             self.req = req
             self.used = 0
             self.truncated = False
+
+    def take_result(self, data):
+        """A display result under the cell's budget (streams and results share it): text/plain is cut
+        to RESULT_TEXT_CHARS and to what is left, with its full size said; any other representation
+        that does not fit is left out, saying so.  Returns (data or None, notice text or None)."""
+        out, notes = {}, []
+        with self.lock:
+            if self.truncated:
+                return None, None
+            for mime, value in data.items():
+                left = self.limit - self.used
+                if mime == "text/plain" and isinstance(value, str):
+                    n = len(value)
+                    cap = max(0, min(RESULT_TEXT_CHARS, left - 200))
+                    if n > cap:
+                        value = (value[:cap] + f"\n... [output truncated: the result's text is {n:,} characters; "
+                                 f"{cap:,} shown]")
+                    out[mime] = value
+                    self.used += len(value.encode("utf-8", "replace"))
+                    continue
+                size = len(value) if isinstance(value, str) else len(json.dumps(value, default=str))
+                if size > left:
+                    notes.append(f"{mime} of {size:,} bytes not shown: the cell's output limit of "
+                                 f"{self.limit:,} bytes is reached")
+                    continue
+                out[mime] = value
+                self.used += size
+            if self.used >= self.limit - 200:
+                self.truncated = True
+                notes.append(f"output truncated: the cell wrote more than {self.limit} bytes")
+        if notes and "text/plain" not in out:
+            out["text/plain"] = "; ".join(notes)
+        return (out or None), ("; ".join(notes) or None)
 
 
 class StreamCapture(io.TextIOBase):
@@ -159,8 +194,10 @@ class StreamCapture(io.TextIOBase):
             self.buf = []
             self.size = 0
             req = self.budget.req
-            if req is not None:
-                CH.send({"type": "stream", "req": req, "name": self.name_, "text": text})
+            if req is not None:  # one big write goes out as several messages under the protocol's cap
+                for i in range(0, len(text), STREAM_CHUNK_CHARS):
+                    CH.send({"type": "stream", "req": req, "name": self.name_,
+                             "text": text[i:i + STREAM_CHUNK_CHARS]})
         self.last = time.monotonic()
 
     def flush(self):
@@ -332,7 +369,11 @@ class Kernel:
     def send_result(self, data):
         self.stdout.flush()
         self.stderr.flush()
-        CH.send({"type": "result", "req": self.req, "data": data, "execution_count": self.count})
+        data, notice = self.budget.take_result(data)
+        if data:
+            CH.send({"type": "result", "req": self.req, "data": data, "execution_count": self.count})
+        if notice:
+            CH.send({"type": "notice", "req": self.req, "text": notice[:2000]})
 
     def display_image(self, img):
         """Show a uint8 HxW(xC) image (numpy array or tensor) under the cell."""

@@ -61,6 +61,7 @@ Events (name: data fields)
 """
 import collections
 import itertools
+import json
 import logging
 import os
 import signal
@@ -82,6 +83,9 @@ def _count(pending, kind):
 
 
 RAW_TAIL_BYTES = 4096
+# A message that breaks the protocol (not JSON, wrong schema, over the size limit) is dropped with a
+# notice; a kernel that sends more than this many of them is broken (or hostile) and is stopped.
+MAX_PROTOCOL_VIOLATIONS = 10
 INTERRUPT_GRACE_S = 3.0   # after a timeout's SIGINT, before the kernel is killed
 TICK_S = 0.2
 
@@ -509,19 +513,29 @@ class KernelManager:
     def _reader(self, k, fd):
         f = os.fdopen(fd, "rb", buffering=1 << 16)
         violation = None
+        bad = 0
         try:
             while True:
                 line = f.readline(protocol.MAX_LINE_BYTES + 1)
                 if not line:
                     break
+                problem = None
                 if len(line) > protocol.MAX_LINE_BYTES and not line.endswith(b"\n"):
-                    violation = f"message longer than {protocol.MAX_LINE_BYTES} bytes"
-                    break
-                try:
-                    msg = protocol.parse_line(line)
-                except protocol.ProtocolViolation as e:
-                    violation = str(e)
-                    break
+                    problem = f"message longer than {protocol.MAX_LINE_BYTES} bytes"
+                    while line and not line.endswith(b"\n"):  # skip the rest of it
+                        line = f.readline(1 << 20)
+                else:
+                    try:
+                        msg = protocol.parse_line(line)
+                    except protocol.ProtocolViolation as e:
+                        problem = str(e)
+                if problem is not None:
+                    bad += 1
+                    if bad > MAX_PROTOCOL_VIOLATIONS:
+                        violation = f"{bad} malformed messages, the last: {problem}"
+                        break
+                    self._protocol_notice(k, problem)
+                    continue
                 try:
                     self._handle(k, msg)
                 except Exception:
@@ -554,23 +568,35 @@ class KernelManager:
                 self._stream(k, run, "stderr", data.decode("utf-8", "replace"))
         os.close(fd)
 
-    def _stream(self, k, run, name, text):
+    def _protocol_notice(self, k, problem):
+        """One dropped kernel message: said under the running cell (if any); the kernel lives on."""
+        log.warning("kernel %s: dropped a message: %s", k.notebook_id, problem)
+        with k.lock:
+            run = k.running
+        if run is not None and k.notebook_id is not None:
+            self._emit(k.notebook_id, "notice", {"cell_id": run["cell_id"],
+                                                 "text": f"a message from the kernel was dropped: {problem}"[:2000]})
+
+    def _take_output(self, k, run, n):
+        """Count n bytes of a cell's output against its limit (the kernel enforces the limit itself;
+        this guards against a kernel that does not).  False, after one notice, once it is spent."""
         limit = int(getattr(self.config, "output_limit_bytes", 1_000_000))
         with k.lock:
             if run["truncated"]:
-                return
-            n = len(text.encode("utf-8", "replace"))
-            # the kernel enforces the cap itself; this guards against a kernel that does not
+                return False
             if run["out_bytes"] + n > limit + 65536:
                 run["truncated"] = True
                 notice = True
             else:
                 run["out_bytes"] += n
-                notice = False
+                return True
         if notice:
             self._emit(k.notebook_id, "notice", {"cell_id": run["cell_id"],
                                                  "text": f"output truncated: the cell wrote more than {limit} bytes"})
-        else:
+        return False
+
+    def _stream(self, k, run, name, text):
+        if self._take_output(k, run, len(text.encode("utf-8", "replace"))):
             self._emit(k.notebook_id, "stream", {"cell_id": run["cell_id"], "name": name, "text": text})
 
     def _cell_of(self, k, req):
@@ -622,7 +648,9 @@ class KernelManager:
             self._stream(k, run, m.name, m.text)
         elif t == "result":
             k.execution_count = m.execution_count
-            self._emit(nb, "result", {"cell_id": cell_id, "data": m.data, "execution_count": m.execution_count})
+            size = sum(len(v) if isinstance(v, str) else len(json.dumps(v, default=str)) for v in m.data.values())
+            if self._take_output(k, run, size):
+                self._emit(nb, "result", {"cell_id": cell_id, "data": m.data, "execution_count": m.execution_count})
         elif t == "error":
             self._emit(nb, "error", {"cell_id": cell_id, "ename": m.ename, "evalue": m.evalue,
                                      "traceback": m.traceback, "line": m.line})

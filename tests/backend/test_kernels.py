@@ -219,13 +219,87 @@ def test_cell_timeout_interrupts():
         mgr.shutdown_all()
 
 
-def test_protocol_violation_kills_kernel(km):
+PIPE_FD = "import os\nfd = int(open('/proc/self/cmdline').read().split('\\0')[6])\n"
+
+
+def test_malformed_message_is_dropped_with_a_notice(km):
     ev = km.ev
-    cid, st = ev.run(km, "nb", "import os\nfd = int(open('/proc/self/cmdline').read().split('\\0')[6])\n"
-                              "os.write(fd, b'{not json\\n')\nimport time; time.sleep(5)")
+    assert ev.value(km, "nb", "keep = 7\nkeep") == "7"
+    cid, st = ev.run(km, "nb", PIPE_FD + "os.write(fd, b'{not json\\n')\n"
+                                          "os.write(fd, b'{\"type\": \"stream\", \"req\": 1}\\n')\nprint('after')")
+    assert st["status"] == "done"
+    notes = [d["text"] for d in ev.of(cid, "notice")]
+    assert sum("dropped" in t for t in notes) == 2, notes
+    assert stdout(ev, cid) == "after\n"
+    assert ev.value(km, "nb", "keep") == "7"  # the kernel and its variables are still there
+
+
+def test_protocol_violations_that_go_on_stop_the_kernel(km):
+    ev = km.ev
+    cid, st = ev.run(km, "nb", PIPE_FD + "for _ in range(50):\n    os.write(fd, b'{not json\\n')\n"
+                                          "import time; time.sleep(5)")
     _, _, dead = ev.wait(lambda n, name, d: name == "kernel_status" and d["status"] == "dead")
-    assert "protocol" in dead["reason"]
+    assert "malformed messages" in dead["reason"] and "protocol" in dead["reason"]
     assert st["status"] == "error"
+
+
+@pytest.fixture
+def km_1mb():
+    """The default output limit (1 MB): big writes reach the pipe instead of the cap."""
+    ev = Events()
+    mgr = KernelManager(Cfg(output_limit_bytes=1_000_000), ev)
+    mgr.ev = ev
+    yield mgr
+    mgr.shutdown_all()
+
+
+def test_big_writes_keep_the_kernel_and_its_variables(km_1mb):
+    km, ev = km_1mb, km_1mb.ev
+    ev.run(km, "nb", "kept = 41")
+    cid, st = ev.run(km, "nb", "print('x' * 263_000)")
+    assert st["status"] == "done"
+    assert stdout(ev, cid) == "x" * 263_000 + "\n"  # split into several messages, all delivered
+    cid, st = ev.run(km, "nb", "import sys\nsys.stderr.write('e' * 500_000)")
+    assert st["status"] == "done"
+    err = "".join(d["text"] for d in ev.of(cid, "stream") if d["name"] == "stderr")
+    assert err == "e" * 500_000
+    assert ev.value(km, "nb", "kept + 1") == "42"
+
+
+@pytest.mark.parametrize("expr,size", [("'x' * 9_000_000", 9_000_002), ("list(range(2_000_000))", len(repr(list(range(2_000_000)))))])
+def test_huge_result_is_shown_truncated_with_its_size(km_1mb, expr, size):
+    km, ev = km_1mb, km_1mb.ev
+    ev.run(km, "nb", "kept = 41")
+    text = ev.value(km, "nb", expr)
+    assert f"the result's text is {size:,} characters" in text and len(text) < 70_000
+    assert ev.value(km, "nb", "kept + 1") == "42"
+
+
+def test_display_results_share_the_cell_output_limit(km_1mb):
+    km, ev = km_1mb, km_1mb.ev
+    code = ("class Big:\n    def __repr__(self):\n        return 'y' * 6_000_000\n"
+            "for _ in range(20):\n    display(Big())\nprint('end')")
+    cid, st = ev.run(km, "nb", code, timeout=60)
+    assert st["status"] == "done"
+    results = ev.of(cid, "result")
+    total = sum(len(v) for r in results for v in r["data"].values())
+    assert 900_000 < total <= 1_000_000  # twenty 6 MB reprs: each cut, together within the cell's limit
+    assert 10 < len(results) < 20 and all("6,000,000 characters" in r["data"]["text/plain"] for r in results)
+    assert any("output truncated" in d["text"] for d in ev.of(cid, "notice"))
+    assert stdout(ev, cid) == ""  # the limit is spent: later prints are not shown either
+
+
+def test_server_caps_a_kernel_that_ignores_the_limit(km):
+    ev = km.ev  # limit 20,000 bytes (+64 KiB slack on the server): the cell writes 5 x 50 KB results itself
+    code = (PIPE_FD + "import json\nreq = display.__self__.req\n"
+            "for _ in range(5):\n"
+            "    os.write(fd, json.dumps({'type': 'result', 'req': req, 'data': {'text/plain': 'z' * 50_000},"
+            " 'execution_count': 1}).encode() + b'\\n')\n")
+    cid, st = ev.run(km, "nb", code)
+    assert st["status"] == "done"
+    results = ev.of(cid, "result")
+    assert 1 <= len(results) <= 2  # 20,000 + 65,536 bytes admit one or two of them, not five
+    assert any("output truncated" in d["text"] for d in ev.of(cid, "notice"))
 
 
 def test_idle_cull():

@@ -595,3 +595,21 @@ def test_execute_on_a_deleted_notebook_is_refused(server, owner, live, notebook)
     assert c.error(m, "execute")["reason"] == "notebook not found"
     c.emit("restart", {"notebook_id": nb})  # and it is no longer joined
     assert c.error(m, "restart")["reason"] == "not joined to this notebook"
+
+
+def test_big_output_keeps_the_kernel_and_the_notebook_stays_small(server, owner, live, notebook):
+    c = live()
+    nb, cell, other = notebook["id"], notebook["cells"][0]["id"], notebook["cells"][1]["id"]
+    c.join(nb)
+    assert status_of(c.run(nb, cell, "kept = 41"))[-1] == "done"
+    evs = c.run(nb, cell, "print('x' * 263_000)")  # one write over the protocol's 256 KiB message cap
+    assert status_of(evs)[-1] == "done", evs
+    assert stdout_of(evs) == "x" * 263_000 + "\n"
+    evs = c.run(nb, other, "class Big:\n    def __repr__(self):\n        return 'y' * 6_000_000\n"
+                           "for _ in range(10):\n    display(Big())\n'x' * 9_000_000")
+    assert status_of(evs)[-1] == "done", evs
+    assert result_text(c.run(nb, cell, "kept + 1")) == "42"  # the kernel and its variables survived
+    got = owner.get(f"{server.url}/api/notebooks/{nb}", timeout=10)
+    assert len(got.content) < 1_200_000  # 10 x 6 MB + 9 MB of results, persisted within the 1 MB limit
+    outs = {x["id"]: x for x in got.json()["cells"]}[other]["outputs"]
+    assert any("6,000,000 characters" in o.get("data", {}).get("text/plain", "") for o in outs)
