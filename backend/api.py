@@ -93,12 +93,16 @@ def _body(model):
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ApiError(f"invalid JSON: {exc}") from None
+        except RecursionError:
+            raise ApiError("invalid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError("request body must be a JSON object")
     try:
         return model.model_validate(data)
     except PydanticError as exc:
         raise ApiError(_describe(exc)) from None
+    except RecursionError:  # a deeply nested value where a model takes any JSON
+        raise ApiError("invalid request: nested too deeply") from None
 
 
 @bp.errorhandler(ApiError)

@@ -150,6 +150,8 @@ def from_ipynb(data, filename=None):
         raw = json.loads(data)
     except json.JSONDecodeError as exc:
         raise IpynbError(f"not a notebook: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise IpynbError("not a notebook: the JSON is nested too deeply") from None
     if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
         raise IpynbError("not a notebook: no 'cells' list (is this an .ipynb file?)")
     major = raw.get("nbformat")

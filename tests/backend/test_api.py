@@ -142,6 +142,20 @@ def test_bad_json_and_content_type(client_session):
     assert r.status_code == 415 and "must be JSON" in r.json()["error"]
 
 
+def test_deeply_nested_json_is_400(client_session):
+    s = client_session()
+    nb = new_notebook(s)
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for method, path, body in [("POST", "/notebooks", b'{"title": ' + deep + b"}"),
+                               ("POST", "/notebooks", b'{"title": "t", "cells": ' + deep + b"}"),
+                               ("PATCH", f"/notebooks/{nb['id']}", b'{"title": ' + deep + b"}"),
+                               ("POST", "/notebooks/import", b'{"cells": ' + deep + b', "nbformat": 4}')]:
+        r = api(s, method, path, data=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 400, (method, path, r.status_code, r.text[:200])
+        assert "nested too deeply" in r.json()["error"], r.text[:200]
+    assert api(s, "GET", f"/notebooks/{nb['id']}").status_code == 200  # and the server goes on
+
+
 def test_cross_origin_write_refused(client_session):
     s = client_session()
     r = api(s, "POST", "/notebooks", json={"title": "x"}, headers={"Origin": "https://evil.example"})
