@@ -86,6 +86,9 @@ RAW_TAIL_BYTES = 4096
 # A message that breaks the protocol (not JSON, wrong schema, over the size limit) is dropped with a
 # notice; a kernel that sends more than this many of them is broken (or hostile) and is stopped.
 MAX_PROTOCOL_VIOLATIONS = 10
+# Cells one notebook may have waiting behind the running one ("Run all" of a long notebook fits).
+MAX_QUEUED_CELLS = 200
+MAX_QUEUED_CODE_BYTES = 4 * 1024 * 1024
 INTERRUPT_GRACE_S = 3.0   # after a timeout's SIGINT, before the kernel is killed
 TICK_S = 0.2
 
@@ -352,9 +355,21 @@ class KernelManager:
             return False
         with self.lock:
             k = self.kernels.get(notebook_id)
+        size = len(code.encode("utf-8", "replace"))
         with k.lock:
-            k.queue.append((cell_id, code))
-            k.last_active = time.monotonic()
+            full = (len(k.queue) >= MAX_QUEUED_CELLS
+                    or sum(len(c) for _, c in k.queue) + size > MAX_QUEUED_CODE_BYTES)
+            if not full:
+                k.queue.append((cell_id, code))
+                k.last_active = time.monotonic()
+        if full:
+            self._emit(notebook_id, "error", {"cell_id": cell_id, "ename": "QueueFull",
+                                              "evalue": f"{MAX_QUEUED_CELLS} cells (or "
+                                                        f"{MAX_QUEUED_CODE_BYTES // 1024 // 1024} MiB of code) are "
+                                                        "already waiting to run in this notebook: interrupt or wait",
+                                              "traceback": [], "line": None})
+            self._emit(notebook_id, "cell_status", {"cell_id": cell_id, "status": "error", "duration_ms": 0.0})
+            return False
         self._emit(notebook_id, "cell_status", {"cell_id": cell_id, "status": "queued"})
         self._pump(k)
         return True

@@ -302,6 +302,30 @@ def test_server_caps_a_kernel_that_ignores_the_limit(km):
     assert any("output truncated" in d["text"] for d in ev.of(cid, "notice"))
 
 
+def test_queue_per_notebook_is_bounded():
+    from backend.kernels import manager
+    ev = Events()
+    km = KernelManager(Cfg(max_code_bytes=100_000), ev)
+    try:
+        _queue_is_bounded(km, ev, manager)
+    finally:
+        km.shutdown_all()
+
+
+def _queue_is_bounded(km, ev, manager):
+    ev.run(km, "nb", "x = 1")
+    km.execute("nb", "sleeper", "import time\ntime.sleep(3)")
+    accepted = [km.execute("nb", f"q{i}", "x += 1  # " + "p" * 90_000) for i in range(60)]
+    # 4 MiB of queued code admits 46 cells of 90 KB; the rest are refused, saying why
+    assert accepted.count(True) == manager.MAX_QUEUED_CODE_BYTES // 90_012
+    refused = [i for i, ok in enumerate(accepted) if not ok]
+    err = ev.of(f"q{refused[0]}", "error")[0]
+    assert err["ename"] == "QueueFull" and "already waiting" in err["evalue"]
+    last = f"q{accepted.count(True) - 1}"
+    ev.wait(lambda n, name, d: name == "cell_status" and d["cell_id"] == last and d["status"] == "done", 60)
+    assert ev.value(km, "nb", "x") == str(1 + accepted.count(True))  # every accepted cell ran once
+
+
 def test_idle_cull():
     ev = Events()
     mgr = KernelManager(Cfg(kernel_idle_cull_s=1, kernel_pool_size=0), ev)
