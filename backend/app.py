@@ -24,7 +24,7 @@ from flask_socketio import SocketIO
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
-from . import __version__, identity
+from . import __version__, identity, security
 from .config import Config, resolve_device, sandbox_check
 from .storage import Repo
 from .storage.db import check as db_check
@@ -119,6 +119,7 @@ def create_app(config=None):
     app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=config.max_request_bytes,
                       JSON_SORT_KEYS=False)
     app.json.sort_keys = False
+    security.install(app, config)  # first: a refused Host gets no identity
     identity.configure(app)
     app.extensions["config"] = config
 

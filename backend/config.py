@@ -49,6 +49,10 @@ class Config:
     max_cells: int = 1000                   # cells per notebook
     # extra origins allowed to open the websocket / POST to the API (default: same origin only)
     allowed_origins: tuple = ()
+    # host names the server answers to (the Host header): a page on another name -- DNS rebinding
+    # -- is refused.  Default: the loopback names when HOST is a loopback address, any otherwise
+    # (a hosted server should list its public name).  "*" allows any.
+    allowed_hosts: tuple = ()
     frontend_dist: Path = field(default_factory=lambda: REPO_ROOT / "frontend" / "dist")
 
     @classmethod
@@ -110,6 +114,7 @@ _ENV = {
     "device": ("GRADLAB_DEVICE", str.lower),
     "sandbox": ("GRADLAB_SANDBOX", str.lower),
     "frontend_dist": ("GRADLAB_FRONTEND_DIST", Path),
+    "allowed_hosts": ("GRADLAB_ALLOWED_HOSTS", lambda raw: tuple(h.strip().lower() for h in raw.split(",") if h.strip())),
     "allowed_origins": ("GRADLAB_ALLOWED_ORIGINS", lambda raw: tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())),
 }
 for _name in ("kernel_memory_mb", "kernel_max_procs", "kernel_file_size_mb", "kernel_open_files",

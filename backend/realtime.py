@@ -19,7 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 
-from flask import request
+from flask import current_app, request
 
 from backend import protocol as P
 
@@ -355,6 +355,9 @@ class Hub:
         @sio.on("connect")
         def _connect(auth=None):
             from backend.identity import current_owner
+            from backend.security import host_allowed
+            if not host_allowed(current_app.extensions["config"]):
+                return False  # a page on a name this server does not answer to (DNS rebinding)
             try:
                 owner = current_owner()
             except Exception:  # no identity: the client may connect but can open nothing

@@ -345,3 +345,47 @@ def test_page_without_a_built_front_end_says_so(tmp_path):
     r = app.test_client().get("/")
     assert r.status_code == 200 and b"front end is not built" in r.data and b"/api/notebooks" in r.data
     assert app.test_client().get("/assets/app.js").status_code == 404
+
+
+def test_security_headers_on_every_kind_of_response(server, client_session):
+    s = client_session()
+    nb = new_notebook(s)
+    for path in ["/", f"/notebooks/{nb['id']}", "/api/notebooks", "/healthz", "/api/nope", "/notebooks/nope"]:
+        r = s.get(server.url + path, timeout=10)
+        csp = r.headers.get("Content-Security-Policy", "")
+        assert "script-src 'self'" in csp and "frame-ancestors 'self'" in csp and "unsafe-eval" not in csp, path
+        assert r.headers["X-Frame-Options"] == "SAMEORIGIN" and r.headers["X-Content-Type-Options"] == "nosniff"
+        assert r.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_unknown_host_is_refused_and_gets_no_identity(server):
+    import requests
+    port = server.url.rsplit(":", 1)[1]
+    for host in ("localhost", "127.0.0.1", f"localhost:{port}", f"127.0.0.1:{port}"):
+        assert requests.get(server.url + "/healthz", headers={"Host": host}, timeout=10).status_code == 200
+    for host in (f"evil.example:{port}", "rebind.attacker.test", f"127.0.0.1.nip.io:{port}"):
+        r = requests.post(server.url + "/api/notebooks", json={"title": "x"}, headers={"Host": host}, timeout=10)
+        assert r.status_code == 400 and "not allowed" in r.json()["error"], host
+        assert "Set-Cookie" not in r.headers
+    # the Socket.IO connection is refused the same way (and allowed under a loopback name)
+    import socketio
+    for host, ok in (("evil.example", False), (f"localhost:{port}", True)):
+        sio = socketio.Client(reconnection=False)
+        try:
+            sio.connect(server.url, headers={"Host": host}, transports=["polling"], wait_timeout=10)
+            connected = sio.connected
+        except socketio.exceptions.ConnectionError:
+            connected = False
+        finally:
+            sio.disconnect()
+        assert connected is ok, host
+
+
+def test_allowed_hosts_setting():
+    from backend.config import Config
+    from backend.security import allowed_hosts, host_name
+    assert "localhost" in allowed_hosts(Config(host="127.0.0.1"))
+    assert allowed_hosts(Config(host="0.0.0.0")) is None  # hosting: the admin names the public host
+    assert allowed_hosts(Config(host="0.0.0.0", allowed_hosts=("gradlab.school.org",))) == ("gradlab.school.org",)
+    assert allowed_hosts(Config(host="127.0.0.1", allowed_hosts=("*",))) is None
+    assert [host_name(h) for h in ("a.org:80", "[::1]:5000", "::1", "A.ORG")] == ["a.org", "::1", "::1", "a.org"]
