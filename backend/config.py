@@ -38,6 +38,7 @@ class Config:
     kernel_memory_mb: int = 2048
     kernel_max_procs: int = 64
     kernel_file_size_mb: int = 64
+    kernel_tmp_mb: int = 512                # the kernel's private /tmp (its working directory), in RAM
     kernel_open_files: int = 256
     cell_timeout_s: int = 600
     output_limit_bytes: int = 1_000_000
@@ -117,7 +118,7 @@ _ENV = {
     "allowed_hosts": ("GRADLAB_ALLOWED_HOSTS", lambda raw: tuple(h.strip().lower() for h in raw.split(",") if h.strip())),
     "allowed_origins": ("GRADLAB_ALLOWED_ORIGINS", lambda raw: tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())),
 }
-for _name in ("kernel_memory_mb", "kernel_max_procs", "kernel_file_size_mb", "kernel_open_files",
+for _name in ("kernel_memory_mb", "kernel_max_procs", "kernel_file_size_mb", "kernel_tmp_mb", "kernel_open_files",
               "cell_timeout_s", "output_limit_bytes", "kernel_idle_cull_s", "kernel_pool_size",
               "max_code_bytes", "max_request_bytes", "max_cells"):
     _ENV[_name] = ("GRADLAB_" + _name.upper(), _positive_int)

@@ -9,7 +9,7 @@ What a sandboxed kernel sees (``config.sandbox == 'bwrap'``):
   holds the offline digits under ``share/gradlab``), the repository's ``engine/`` and
   ``backend/kernels/`` — never the rest of the repository nor the data directory (database,
   secret key);
-* a private tmpfs ``/tmp`` (also ``HOME``), a minimal ``/dev``, its own ``/proc``;
+* a private tmpfs ``/tmp`` of ``kernel_tmp_mb`` (also ``HOME``), a minimal ``/dev``, its own ``/proc``;
 * an environment built from nothing (``--clearenv``): PATH, PYTHONPATH, HOME, thread counts, ...
 * rlimits set before exec: address space, file size, open files, no core files; the process
   count limit is applied by the kernel itself (see below).
@@ -133,7 +133,9 @@ def bwrap_args(config, privileged):
     args += ["--die-with-parent", "--clearenv", "--hostname", "gradlab-kernel"]
     args += _system_binds()
     # the private /tmp first: a checkout or venv that lives under /tmp is bound on top of it
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    # (sized: a tmpfs lives in RAM, and without a size it may take half of it)
+    tmp_bytes = int(getattr(config, "kernel_tmp_mb", 512)) * 1024 * 1024
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     _, pydirs = python_paths()
     binds = pydirs + [str(REPO_ROOT / "engine"), str(KERNELS_DIR)]
     # bwrap would create the missing parents of a bind mode 0700 (root's): the kernel's uid could

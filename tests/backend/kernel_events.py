@@ -18,6 +18,7 @@ class KernelCfg:
     kernel_memory_mb: int = 1024
     kernel_max_procs: int = 48
     kernel_file_size_mb: int = 8
+    kernel_tmp_mb: int = 32
     kernel_open_files: int = 128
     cell_timeout_s: int = 30
     output_limit_bytes: int = 20_000

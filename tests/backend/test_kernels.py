@@ -326,6 +326,17 @@ def _queue_is_bounded(km, ev, manager):
     assert ev.value(km, "nb", "x") == str(1 + accepted.count(True))  # every accepted cell ran once
 
 
+def test_tmp_is_sized(km):
+    ev = km.ev  # /tmp is 32 MiB here (files up to 8 MiB each): the ninth 4 MiB file does not fit
+    code = ("import os, shutil\nprint(shutil.disk_usage('/tmp').total // 2**20)\nn = 0\n"
+            "try:\n    for i in range(20):\n        with open(f'/tmp/f{i}', 'wb') as f:\n"
+            "            f.write(b'x' * (4 << 20))\n        n += 1\nexcept OSError as e:\n    print(e.errno)\nprint(n)")
+    cid, st = ev.run(km, "nb", code)
+    assert st["status"] == "done"
+    total, errno_, n = stdout(ev, cid).split()
+    assert total == "32" and errno_ == "28" and 6 <= int(n) <= 8  # ENOSPC, after about 32 MiB
+
+
 def test_idle_cull():
     ev = Events()
     mgr = KernelManager(Cfg(kernel_idle_cull_s=1, kernel_pool_size=0), ev)
