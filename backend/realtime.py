@@ -5,7 +5,7 @@ may act on the notebook, call the kernel manager, answer.  Everything the kernel
 arrives through :meth:`Hub.on_kernel_event` (called from the manager's threads) and goes to
 the notebook's room ``nb:<id>``; on the way, graphs and backward traces are chunked, stream
 output and metrics are coalesced, and each cell's outputs are collected and persisted through
-``repo.set_cell_outputs`` when the cell ends.
+``repo.set_cell_outputs`` when the cell ends (and every CHECKPOINT_S while it runs, so a crash keeps them).
 
 ``register(socketio, app)`` wires it all; ``app.extensions["realtime"]`` holds the :class:`Hub`.
 """
@@ -25,6 +25,8 @@ from backend import protocol as P
 
 log = logging.getLogger(__name__)
 
+#: how often the output of a running cell is saved (a server crash keeps what was shown)
+CHECKPOINT_S = 1.0
 #: persisted text of one cell's streams, beyond which it is cut (the live stream is not)
 MAX_PERSISTED_STREAM = 1_000_000
 #: outstanding get_value / check_grad requests remembered (to answer only the client that asked)
@@ -115,17 +117,23 @@ def _shrink(event, payload, size):
 class _CellRun:
     """Outputs of one running cell, in nbformat's shape, collected for persistence."""
 
-    __slots__ = ("outputs", "execution_count", "stream_chars", "cut")
+    __slots__ = ("outputs", "execution_count", "stream_chars", "cut", "dirty")
 
     def __init__(self):
         self.outputs = []
         self.execution_count = None
         self.stream_chars = 0
         self.cut = False
+        self.dirty = False  # output not yet saved by a checkpoint
+
+    def snapshot(self):
+        """A copy of the outputs so far (stream entries grow in place)."""
+        return [dict(o) for o in self.outputs]
 
     def stream(self, name, text):
         if self.cut:
             return
+        self.dirty = True
         room = MAX_PERSISTED_STREAM - self.stream_chars
         if len(text) > room:
             text = text[:room] + "\n[output truncated]\n"
@@ -159,6 +167,8 @@ class Outbox:
         self.metrics_timer = None
         self.last_metrics = 0.0
         self.cells = {}  # cell_id -> _CellRun
+        self.checkpoint_timer = None
+        self.persist_lock = threading.Lock()  # a checkpoint never lands after the cell's final save
 
     # -- raw emit ---------------------------------------------------------------------------
     def emit(self, event, payload, to=None):
@@ -181,6 +191,7 @@ class Outbox:
     def stream(self, cell_id, name, text):
         with self.lock:
             self._cell(cell_id).stream(name, text)
+            self._schedule_checkpoint()
             last = self.streams[-1] if self.streams else None
             if last is not None and last[0] == cell_id and last[1] == name:
                 last[2].append(text)
@@ -252,8 +263,32 @@ class Outbox:
         with self.lock:
             run = self._cell(cell_id)
             run.outputs.append(output)
+            run.dirty = True
             if execution_count is not None:
                 run.execution_count = execution_count
+            self._schedule_checkpoint()
+
+    # What a running cell has shown is saved every CHECKPOINT_S, so a server crash keeps it.
+    def _schedule_checkpoint(self):
+        if self.checkpoint_timer is None:
+            self.checkpoint_timer = threading.Timer(CHECKPOINT_S, self._checkpoint)
+            self.checkpoint_timer.daemon = True
+            self.checkpoint_timer.start()
+
+    def _checkpoint(self):
+        with self.lock:
+            self.checkpoint_timer = None
+            dirty = [cid for cid, run in self.cells.items() if run.dirty]
+        for cell_id in dirty:
+            with self.persist_lock:
+                with self.lock:
+                    run = self.cells.get(cell_id)
+                    if run is None:  # finished meanwhile: its final save has been made
+                        continue
+                    run.dirty = False
+                    saved = _CellRun()
+                    saved.outputs, saved.execution_count = run.snapshot(), run.execution_count
+                self.hub.persist(self.notebook_id, cell_id, saved, "running")
 
     def cell_finished(self, cell_id, status, execution_count=None):
         """Flush what the cell produced, then persist its outputs."""
@@ -264,7 +299,8 @@ class Outbox:
             if run is not None and isinstance(execution_count, int):
                 run.execution_count = execution_count
         if run is not None:
-            self.hub.persist(self.notebook_id, cell_id, run, status)
+            with self.persist_lock:
+                self.hub.persist(self.notebook_id, cell_id, run, status)
 
     def kernel_gone(self):
         """The kernel died or restarted: whatever cells were running end in error."""
@@ -272,8 +308,9 @@ class Outbox:
             self._flush_streams()
             self._flush_metrics()
             runs, self.cells = self.cells, {}
-        for cell_id, run in runs.items():
-            self.hub.persist(self.notebook_id, cell_id, run, "error")
+        with self.persist_lock:
+            for cell_id, run in runs.items():
+                self.hub.persist(self.notebook_id, cell_id, run, "error")
 
 
 def _thin(points, limit):

@@ -22,6 +22,11 @@ from .db import make_engine, migrate
 from .models import CELL_KINDS, CELL_STATUSES, NOTEBOOK_DEVICES, Cell, Notebook, new_cell_id, new_notebook_id, utcnow
 
 DEFAULT_TITLE = "Untitled notebook"
+# Appended to a cell whose run a server stop cut short (its output so far was saved while it ran).
+RUN_CUT_OUTPUT = {"output_type": "error", "ename": "RunInterrupted",
+                  "evalue": "the server stopped while this cell was running; the output above is what it had "
+                            "shown by then. Run the cell again.",
+                  "traceback": []}
 MAX_TITLE = 200
 
 
@@ -323,13 +328,21 @@ class Repo:
         return self.set_cell_outputs(notebook_id, cell_id, None, status=status)
 
     def reset_busy_cells(self, notebook_id=None):
-        """Cells left ``queued``/``running`` (kernel restarted, server restarted) become ``idle``;
-        returns how many."""
-        q = update(Cell).where(Cell.status.in_(("queued", "running"))).values(status="idle")
-        if notebook_id is not None:
-            q = q.where(Cell.notebook_id == str(notebook_id))
+        """After a server stop: cells left ``queued`` become ``idle``; cells left ``running`` keep
+        the output saved while they ran, end in ``error`` and say that their run was cut.  Returns
+        how many cells changed."""
         with self._session() as s, s.begin():
-            return s.execute(q).rowcount
+            q = select(Cell).where(Cell.status.in_(("queued", "running")))
+            if notebook_id is not None:
+                q = q.where(Cell.notebook_id == str(notebook_id))
+            cells = list(s.scalars(q))
+            for cell in cells:
+                if cell.status == "running":
+                    cell.outputs = list(cell.outputs or []) + [RUN_CUT_OUTPUT]
+                    cell.status = "error"
+                else:
+                    cell.status = "idle"
+            return len(cells)
 
     # ---- ipynb ---------------------------------------------------------------------------------
     def export_ipynb(self, owner, notebook_id):

@@ -613,3 +613,29 @@ def test_big_output_keeps_the_kernel_and_the_notebook_stays_small(server, owner,
     assert len(got.content) < 1_200_000  # 10 x 6 MB + 9 MB of results, persisted within the 1 MB limit
     outs = {x["id"]: x for x in got.json()["cells"]}[other]["outputs"]
     assert any("6,000,000 characters" in o.get("data", {}).get("text/plain", "") for o in outs)
+
+
+def test_kill9_mid_cell_keeps_what_was_shown(server, owner, live, notebook):
+    c = live()
+    nb, cell = notebook["id"], notebook["cells"][0]["id"]
+    c.join(nb)
+    m = c.mark()
+    code = "import time\nfor i in range(3):\n    print('line', i, flush=True)\ntime.sleep(120)"
+    assert c.call("execute", {"notebook_id": nb, "cell_id": cell, "code": code})["ok"]
+    c.wait(lambda e, p: e == "stream" and "line 2" in p["text"], m, START, "the lines")
+
+    def saved():
+        got = owner.get(f"{server.url}/api/notebooks/{nb}", timeout=10).json()
+        return {x["id"]: x for x in got["cells"]}[cell]
+
+    deadline = time.monotonic() + 10  # saved within a checkpoint interval (1 s) of being shown
+    while "line 2" not in "".join(o.get("text", "") for o in saved()["outputs"]):
+        assert time.monotonic() < deadline, saved()
+        time.sleep(0.1)
+    assert saved()["status"] == "running"
+    server.kill9()  # mid-cell
+    server.start()
+    after = saved()
+    assert after["outputs"][0]["text"] == "line 0\nline 1\nline 2\n"
+    assert after["status"] == "error"
+    assert after["outputs"][-1]["ename"] == "RunInterrupted" and "server stopped" in after["outputs"][-1]["evalue"]

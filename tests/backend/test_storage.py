@@ -114,9 +114,16 @@ def test_outputs_and_status(repo):
     assert (c["execution_count"], c["status"]) == (3, "done")
     repo.append_cell_outputs(nb["id"], cid, [{"output_type": "stream", "name": "stdout", "text": "2\n"}])
     assert repo.get_cell("a", nb["id"], cid)["outputs"][0]["text"] == "1\n2\n"
-    repo.set_cell_status(nb["id"], cid, "running")
+    repo.set_cell_status(nb["id"], cid, "queued")
     assert repo.reset_busy_cells(nb["id"]) == 1
     assert repo.get_cell("a", nb["id"], cid)["status"] == "idle"
+    # a run a server stop cut short keeps its output, ends in error and says so
+    repo.set_cell_status(nb["id"], cid, "running")
+    assert repo.reset_busy_cells(nb["id"]) == 1
+    cut = repo.get_cell("a", nb["id"], cid)
+    assert cut["status"] == "error" and cut["outputs"][0]["text"] == "1\n2\n"
+    assert cut["outputs"][-1]["ename"] == "RunInterrupted"
+    assert repo.reset_busy_cells(nb["id"]) == 0
     with pytest.raises(NotFound):
         repo.set_cell_outputs(nb["id"], "gone", [])
     with pytest.raises(ValidationError):
