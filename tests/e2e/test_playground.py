@@ -307,3 +307,40 @@ def test_export_and_import_ipynb(app, tmp_path):
     expect(app.tid("notebook")).to_contain_text("Imported heading")
     expect(app.cells.filter(has_text="print('imported-cell-one')")).to_have_count(1)
     expect(app.cells.filter(has_text="imported_two = 2")).to_have_count(1)
+
+
+# autosave across a server outage ------------------------------------------------------------
+def _outage_noise(line):
+    """What the browser logs by itself while the server is down (failed requests, socket retries)."""
+    return any(s in line for s in ("ERR_CONNECTION_REFUSED", "Failed to load resource", "WebSocket connection",
+                                   "ERR_EMPTY_RESPONSE", "ERR_CONNECTION_RESET", "xhr poll error"))
+
+
+def test_autosave_retries_until_the_server_is_back(app, e2e_server, request):
+    nb = app.new_notebook()
+    cell = app.cell(0)
+
+    def saved_source():
+        try:
+            body = app.page.request.get(f"{app.url}/api/notebooks/{nb}", timeout=5000).json()
+        except Exception:  # noqa: BLE001 - the server is down
+            return None
+        return body["cells"][0]["source"]
+
+    def wait_saved(text, seconds):
+        deadline = time.monotonic() + seconds
+        while saved_source() != text:
+            assert time.monotonic() < deadline, f"not saved within {seconds} s: {saved_source()!r}"
+            time.sleep(0.25)
+
+    app.set_code(cell, "before = 1")
+    wait_saved("before = 1", 15)
+    e2e_server.kill9()
+    app.set_code(cell, "typed = 'while the server was down'")
+    expect(app.tid("save-state")).to_have_text("save failed", timeout=15_000)
+    e2e_server.start()
+    # no keystroke after this: the retry (every <= 8 s) stores the edit
+    wait_saved("typed = 'while the server was down'", 15)
+    expect(app.tid("save-state")).to_have_text("saved", timeout=15_000)
+    watch = request.node._e2e_console  # the outage's own network errors are expected; nothing else
+    watch.errors[:] = [e for e in watch.errors if not _outage_noise(e)]

@@ -1,7 +1,9 @@
 // Debounced autosave: each key (a cell's source, the title) keeps only its latest value and is
 // written `delay` ms after the last edit; writes of one key never overlap. `flush()` writes
 // everything pending now (before a run, before leaving the page). The state (saved / saving /
-// unsaved / failed) is reported to a listener for the "saved" indicator.
+// unsaved / failed) is reported to a listener for the "saved" indicator. A failed write (the server
+// is down or restarting) is retried by itself with backoff -- 1 s, 2 s, 4 s, then every 8 s -- until
+// the server answers, so an edit typed while it was away is stored without another keystroke.
 
 export type SaveState = "saved" | "saving" | "unsaved" | "failed";
 
@@ -12,6 +14,7 @@ interface Entry {
   timer: ReturnType<typeof setTimeout> | null;
   inFlight: Promise<void> | null;
   dirty: boolean;
+  attempts: number; // failed writes in a row
 }
 
 export class AutoSaver {
@@ -22,13 +25,15 @@ export class AutoSaver {
   constructor(
     private onState: (state: SaveState, error: string | null) => void,
     private delay = 700,
+    private retryBase = 1000,
+    private retryMax = 8000,
   ) {}
 
   /** Remember that `key` must be written by `write` (replacing any earlier pending write). */
   schedule(key: string, write: Writer): void {
     let e = this.entries.get(key);
     if (!e) {
-      e = { write, timer: null, inFlight: null, dirty: true };
+      e = { write, timer: null, inFlight: null, dirty: true, attempts: 0 };
       this.entries.set(key, e);
     }
     e.write = write;
@@ -81,10 +86,16 @@ export class AutoSaver {
         await write({ keepalive });
         this.failed = false;
         this.lastError = null;
+        e.attempts = 0;
       } catch (err) {
         this.failed = true;
         this.lastError = (err as Error).message;
-        e.dirty = true; // try again on the next edit or flush
+        e.dirty = true; // tried again by itself (below), on the next edit or on flush
+        e.attempts += 1;
+        if (!e.timer && this.entries.get(key) === e) {
+          const wait = Math.min(this.retryMax, this.retryBase * 2 ** (e.attempts - 1));
+          e.timer = setTimeout(() => void this.run(key), wait);
+        }
       }
     })();
     await e.inFlight;
