@@ -69,7 +69,7 @@ import subprocess
 import threading
 import time
 
-from . import protocol, sandbox
+from . import protocol, sandbox, seccomp
 
 log = logging.getLogger(__name__)
 
@@ -226,16 +226,18 @@ class KernelManager:
         in_r, in_w = os.pipe()     # manager -> kernel
         out_r, out_w = os.pipe()   # kernel -> manager
         raw_r, raw_w = os.pipe()   # kernel's fd 1/2
+        sec_fd = seccomp.filter_fd() if getattr(self.config, "sandbox", "bwrap") != "none" else None
         try:
-            argv, env, pre = sandbox.kernel_command(self.config, in_r, out_w)
-            k.proc = subprocess.Popen(argv, env=env, preexec_fn=pre, pass_fds=(in_r, out_w),
+            argv, env, pre = sandbox.kernel_command(self.config, in_r, out_w, seccomp_fd=sec_fd)
+            fds = (in_r, out_w) + ((sec_fd,) if sec_fd is not None else ())
+            k.proc = subprocess.Popen(argv, env=env, preexec_fn=pre, pass_fds=fds,
                                       stdin=subprocess.DEVNULL, stdout=raw_w, stderr=raw_w,
                                       start_new_session=True, close_fds=True)
         except BaseException:
-            for fd in (in_r, in_w, out_r, out_w, raw_r, raw_w):
+            for fd in (in_r, in_w, out_r, out_w, raw_r, raw_w) + ((sec_fd,) if sec_fd is not None else ()):
                 os.close(fd)
             raise
-        for fd in (in_r, out_w, raw_w):
+        for fd in (in_r, out_w, raw_w) + ((sec_fd,) if sec_fd is not None else ()):
             os.close(fd)
         k._w = in_w
         if getattr(self.config, "sandbox", "bwrap") == "none":

@@ -174,8 +174,9 @@ def limits_preexec(config):
     return pre
 
 
-def kernel_command(config, in_fd, out_fd, max_nodes=2000):
-    """argv, env and preexec_fn for one kernel; raises SandboxUnavailable if bwrap can't run."""
+def kernel_command(config, in_fd, out_fd, max_nodes=2000, seccomp_fd=None):
+    """argv, env and preexec_fn for one kernel; raises SandboxUnavailable if bwrap can't run.
+    ``seccomp_fd`` (see seccomp.filter_fd) is handed to bwrap, which installs the filter."""
     exe, _ = python_paths()
     kargs = [str(KERNEL_MAIN), "--in-fd", str(in_fd), "--out-fd", str(out_fd),
              "--output-limit", str(int(config.output_limit_bytes)), "--max-nodes", str(max_nodes),
@@ -191,7 +192,8 @@ def kernel_command(config, in_fd, out_fd, max_nodes=2000):
     if problem:
         raise SandboxUnavailable(problem)
     privileged = os.geteuid() == 0
-    argv = bwrap_args(config, privileged) + [exe, "-s"] + kargs + ["--nproc", nproc]
+    extra = ["--seccomp", str(seccomp_fd)] if seccomp_fd is not None else []
+    argv = bwrap_args(config, privileged) + extra + [exe, "-s"] + kargs + ["--nproc", nproc]
     if privileged:
         uid = _next_uid()
         argv += ["--uid", str(uid), "--gid", str(uid)]
