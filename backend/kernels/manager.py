@@ -69,7 +69,7 @@ import subprocess
 import threading
 import time
 
-from . import protocol, sandbox, seccomp
+from . import cgroups, protocol, sandbox, seccomp
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,15 @@ _SIGNAMES = {signal.SIGSEGV: "segmentation fault (SIGSEGV)", signal.SIGKILL: "ki
              signal.SIGXCPU: "CPU time limit exceeded (SIGXCPU)"}
 
 
+def _joining(cgroup, pre):
+    """preexec_fn: join the kernel's cgroup first, then the rlimits and the rest of ``pre``."""
+    def run():
+        cgroup.join()
+        if pre is not None:
+            pre()
+    return run
+
+
 class _Kernel:
     """One kernel process and the manager's bookkeeping about it."""
 
@@ -110,6 +119,7 @@ class _Kernel:
         self.notebook_id = None
         self.proc = None
         self.pid = None          # host pid of the Python process (the SIGINT target)
+        self.cgroup = None       # cgroups.KernelCgroup, where the host allows one
         self.device = "cpu"
         self.ready = threading.Event()
         self.dead = False
@@ -227,8 +237,16 @@ class KernelManager:
         out_r, out_w = os.pipe()   # kernel -> manager
         raw_r, raw_w = os.pipe()   # kernel's fd 1/2
         sec_fd = seccomp.filter_fd() if getattr(self.config, "sandbox", "bwrap") != "none" else None
+        # one cgroup for the kernel and all it starts: its memory (plus its /tmp, which lives in
+        # RAM) and process limits hold across forks
+        mem_mb = int(self.config.kernel_memory_mb)
+        k.cgroup = cgroups.KernelCgroup.create(
+            (mem_mb + int(getattr(self.config, "kernel_tmp_mb", 512))) * 1024 * 1024 if mem_mb > 0 else 0,
+            int(self.config.kernel_max_procs) + 4)  # + bwrap and its init
         try:
             argv, env, pre = sandbox.kernel_command(self.config, in_r, out_w, seccomp_fd=sec_fd)
+            if k.cgroup is not None:
+                pre = _joining(k.cgroup, pre)
             fds = (in_r, out_w) + ((sec_fd,) if sec_fd is not None else ())
             k.proc = subprocess.Popen(argv, env=env, preexec_fn=pre, pass_fds=fds,
                                       stdin=subprocess.DEVNULL, stdout=raw_w, stderr=raw_w,
@@ -705,6 +723,8 @@ class KernelManager:
                 except subprocess.TimeoutExpired:
                     rc = None
         k.close_pipe()
+        if getattr(k, "cgroup", None) is not None:
+            k.cgroup.remove()
         with k.lock:
             k.dead = True
             expected = k.expected_exit

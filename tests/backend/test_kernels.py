@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from backend.kernels import sandbox
+from backend.kernels import cgroups, sandbox
 from backend.kernels.manager import KernelManager
 from kernel_events import Events, KernelCfg as Cfg, bwrap_usable
 
@@ -408,3 +408,34 @@ def test_unsandboxed_mode_works():
         assert st["status"] == "done"
     finally:
         mgr.shutdown_all()
+
+
+FORK_BOMB_MEMORY = ("import os, time\n"
+                    "pids = []\n"
+                    "for i in range(5):\n"
+                    "    pid = os.fork()\n"
+                    "    if pid == 0:\n"
+                    "        try:\n"
+                    "            block = b'\\x01' * (300 << 20)  # touched: resident, not just reserved\n"
+                    "            time.sleep(3)\n"
+                    "            os._exit(0)\n"
+                    "        except BaseException:\n"
+                    "            os._exit(3)\n"
+                    "    pids.append(pid)\n"
+                    "codes = [os.waitpid(p, 0)[1] for p in pids]\n"
+                    "print(sum(1 for c in codes if c == 0), sorted(set(c & 0x7f for c in codes)))")
+
+
+@pytest.mark.skipif(bool(cgroups.available()), reason=f"kernel cgroups unavailable here: {cgroups.available()}")
+def test_memory_limit_holds_across_forks():
+    ev = Events()  # 1 GiB for the kernel (+32 MiB of /tmp); five children of 300 MiB, each under the
+    km = KernelManager(Cfg(kernel_memory_mb=1024), ev)  # per-process rlimit, would be 1.5 GiB together
+    try:
+        cid, st = ev.run(km, "nb", FORK_BOMB_MEMORY, timeout=60)
+        out = stdout(ev, cid).split(maxsplit=1)
+        assert st["status"] == "done", (ev.of(cid, "error"), out)
+        # at most three fit in the group (3 x 300 MiB + the kernel): the others were OOM-killed (SIGKILL)
+        assert int(out[0]) <= 3 and "9" in out[1], out
+        assert ev.value(km, "nb", "1 + 1") == "2"   # and the kernel lives on
+    finally:
+        km.shutdown_all()
