@@ -73,11 +73,9 @@ def available():
 
 def _alive(pid):
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # PermissionError would mean alive (another user's): not caught, not swept
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
     return True
 
 
@@ -107,7 +105,7 @@ class KernelCgroup:
 
     @classmethod
     def create(cls, memory_bytes, pids_max):
-        """A new group with these limits, or None (logged once per reason) when not available."""
+        """A new group with these limits, or None when the host does not allow one (see available())."""
         if available():
             return None
         name = f"gradlab-kernel-{os.getpid()}-{next(_names)}"

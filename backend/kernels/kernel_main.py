@@ -44,6 +44,7 @@ STREAM_FLUSH_S = 0.05
 STREAM_FLUSH_BYTES = 8192
 STREAM_CHUNK_CHARS = 64 * 1024  # one stream message at most (the protocol admits 256 Ki characters)
 RESULT_TEXT_CHARS = 64 * 1024   # a result's text/plain beyond this is shown truncated, with its size
+NOTE_ROOM = 200                 # bytes of the budget kept for the truncation note itself
 METRICS_INTERVAL_S = 0.05    # at most ~20 metrics messages per second
 METRICS_MAX_POINTS = 2000    # points per metrics message
 CELL_FILE = "<cell-{}>"
@@ -109,7 +110,7 @@ class CellOutput:
                 left = self.limit - self.used
                 if mime == "text/plain" and isinstance(value, str):
                     n = len(value)
-                    cap = max(0, min(RESULT_TEXT_CHARS, left - 200))
+                    cap = max(0, min(RESULT_TEXT_CHARS, left - NOTE_ROOM))
                     if n > cap:
                         value = (value[:cap] + f"\n... [output truncated: the result's text is {n:,} characters; "
                                  f"{cap:,} shown]")
@@ -123,7 +124,7 @@ class CellOutput:
                     continue
                 out[mime] = value
                 self.used += size
-            if self.used >= self.limit - 200:
+            if self.used >= self.limit - NOTE_ROOM:
                 self.truncated = True
                 notes.append(f"output truncated: the cell wrote more than {self.limit} bytes")
         if notes and "text/plain" not in out:

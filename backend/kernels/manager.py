@@ -243,19 +243,21 @@ class KernelManager:
         k.cgroup = cgroups.KernelCgroup.create(
             (mem_mb + int(getattr(self.config, "kernel_tmp_mb", 512))) * 1024 * 1024 if mem_mb > 0 else 0,
             int(self.config.kernel_max_procs) + 4)  # + bwrap and its init
+        sec_fds = (sec_fd,) if sec_fd is not None else ()
         try:
             argv, env, pre = sandbox.kernel_command(self.config, in_r, out_w, seccomp_fd=sec_fd)
             if k.cgroup is not None:
                 pre = _joining(k.cgroup, pre)
-            fds = (in_r, out_w) + ((sec_fd,) if sec_fd is not None else ())
-            k.proc = subprocess.Popen(argv, env=env, preexec_fn=pre, pass_fds=fds,
+            k.proc = subprocess.Popen(argv, env=env, preexec_fn=pre, pass_fds=(in_r, out_w) + sec_fds,
                                       stdin=subprocess.DEVNULL, stdout=raw_w, stderr=raw_w,
                                       start_new_session=True, close_fds=True)
         except BaseException:
-            for fd in (in_r, in_w, out_r, out_w, raw_r, raw_w) + ((sec_fd,) if sec_fd is not None else ()):
+            for fd in (in_r, in_w, out_r, out_w, raw_r, raw_w) + sec_fds:
                 os.close(fd)
+            if k.cgroup is not None:  # nothing joined it
+                k.cgroup.remove()
             raise
-        for fd in (in_r, out_w, raw_w) + ((sec_fd,) if sec_fd is not None else ()):
+        for fd in (in_r, out_w, raw_w) + sec_fds:
             os.close(fd)
         k._w = in_w
         if getattr(self.config, "sandbox", "bwrap") == "none":
@@ -375,10 +377,9 @@ class KernelManager:
             return False
         with self.lock:
             k = self.kernels.get(notebook_id)
-        size = len(code.encode("utf-8", "replace"))
-        with k.lock:
+        with k.lock:  # code counted in characters, like the cells already queued
             full = (len(k.queue) >= MAX_QUEUED_CELLS
-                    or sum(len(c) for _, c in k.queue) + size > MAX_QUEUED_CODE_BYTES)
+                    or sum(len(c) for _, c in k.queue) + len(code) > MAX_QUEUED_CODE_BYTES)
             if not full:
                 k.queue.append((cell_id, code))
                 k.last_active = time.monotonic()

@@ -36,7 +36,7 @@ CLONE_NEW_FLAGS = (0x00000080, 0x00020000, 0x02000000, 0x04000000, 0x08000000, 0
                    0x40000000)  # TIME, NS (mount), CGROUP, UTS, IPC, USER, PID, NET
 
 _lock = threading.Lock()
-_program = None  # bytes, or "" when no filter can be built here
+_program = None  # bytes, or b"" when no filter can be built here
 
 
 def program():
