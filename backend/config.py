@@ -43,7 +43,13 @@ class Config:
     cell_timeout_s: int = 600
     output_limit_bytes: int = 1_000_000
     kernel_idle_cull_s: int = 1800
-    kernel_pool_size: int = 1
+    kernel_pool_size: int = 1               # kernels kept started, ready for the next notebook (0: no pool)
+    kernel_pool_max: int = 32               # the most the pool grows to with demand
+    kernel_pool_idle_s: int = 300           # demand window: the pool keeps as many ready as were taken in it
+    # serving (gunicorn: one worker process, a thread per request being served or websocket open)
+    server_threads: int = 256               # an open browser tab holds one
+    max_connections: int = 2000             # open connections at once, idle ones included
+    request_timeout_s: int = 10             # a request's headers must arrive within this; a body may stall this long
     # request limits
     max_code_bytes: int = 100_000           # one cell's source
     max_request_bytes: int = 8_000_000      # any HTTP body (an imported .ipynb with outputs)
@@ -81,6 +87,9 @@ class Config:
             raise ConfigError(f"GRADLAB_SANDBOX must be one of {', '.join(SANDBOXES)}, not {cfg.sandbox!r}")
         if not 0 < cfg.port < 65536:
             raise ConfigError(f"PORT must be between 1 and 65535, not {cfg.port}")
+        for name in ("server_threads", "max_connections", "request_timeout_s"):
+            if getattr(cfg, name) < 1:
+                raise ConfigError(f"GRADLAB_{name.upper()} must be at least 1")
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         if not cfg.database_url:
             cfg.database_url = f"sqlite:///{cfg.data_dir / 'gradlab.db'}"
@@ -120,6 +129,8 @@ _ENV = {
 }
 for _name in ("kernel_memory_mb", "kernel_max_procs", "kernel_file_size_mb", "kernel_tmp_mb", "kernel_open_files",
               "cell_timeout_s", "output_limit_bytes", "kernel_idle_cull_s", "kernel_pool_size",
+              "kernel_pool_max", "kernel_pool_idle_s",
+              "server_threads", "max_connections", "request_timeout_s",
               "max_code_bytes", "max_request_bytes", "max_cells"):
     _ENV[_name] = ("GRADLAB_" + _name.upper(), _positive_int)
 

@@ -44,6 +44,8 @@ def test_environment_overrides(tmp_path):
     ("GRADLAB_DEVICE", "tpu", "GRADLAB_DEVICE must be one of auto, cpu, cuda"),
     ("GRADLAB_SANDBOX", "docker", "GRADLAB_SANDBOX must be one of bwrap, none"),
     ("GRADLAB_KERNEL_MEMORY_MB", "-5", "must not be negative"),
+    ("GRADLAB_SERVER_THREADS", "0", "GRADLAB_SERVER_THREADS must be at least 1"),
+    ("GRADLAB_REQUEST_TIMEOUT_S", "0", "GRADLAB_REQUEST_TIMEOUT_S must be at least 1"),
 ])
 def test_bad_values_name_the_variable(tmp_path, var, value, message):
     with pytest.raises(ConfigError, match=message):
