@@ -5,7 +5,7 @@ import "./styles.css";
 import { mountListPage } from "./notebook/list";
 import { mountNotebookPage } from "./notebook/page";
 import { initTheme, topBar } from "./notebook/topbar";
-import { h } from "./notebook/dom";
+import { h } from "./dom";
 
 initTheme();
 

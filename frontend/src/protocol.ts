@@ -306,7 +306,31 @@ class ChunkBuffer<C> {
   private clock = 0;
   constructor(private limit = 16) {}
 
-  add(seq: number, cellId: string, index: number, count: number, chunk: C): void {
+  /** Buffer a chunk message (`cell_id`, `seq`, `index` of `count`) with what `decode` reads from
+   * it; false when the message is malformed (and dropped). */
+  offer(m: unknown, decode: (m: Obj) => C | null): boolean {
+    if (!isObj(m) || typeof m.cell_id !== "string") return false;
+    const seq = int(m.seq);
+    const index = int(m.index);
+    const count = int(m.count);
+    if (seq === null || index === null || count === null || count < 1 || index < 0 || index >= count) return false;
+    const chunk = decode(m);
+    if (chunk === null) return false;
+    this.add(seq, m.cell_id, index, count, chunk);
+    return true;
+  }
+
+  /** For a summary message (`cell_id`, `seq` and the chunk `count`): its chunks in index order
+   * and how many never came; null when the message is malformed. */
+  finish(m: unknown): { msg: Obj; cellId: string; seq: number; chunks: C[]; missing: number } | null {
+    if (!isObj(m) || typeof m.cell_id !== "string") return null;
+    const seq = int(m.seq);
+    const count = int(m.count);
+    if (seq === null || count === null || count < 0 || count > 100000) return null;
+    return { msg: m, cellId: m.cell_id, seq, ...this.take(seq, count) };
+  }
+
+  private add(seq: number, cellId: string, index: number, count: number, chunk: C): void {
     let p = this.pending.get(seq);
     if (!p) {
       p = { cellId, count, chunks: new Map(), born: this.clock++ };
@@ -318,7 +342,7 @@ class ChunkBuffer<C> {
   }
 
   /** The chunks of `seq` in index order, and how many of 0..count-1 are missing. */
-  take(seq: number, count: number): { chunks: C[]; missing: number } {
+  private take(seq: number, count: number): { chunks: C[]; missing: number } {
     const p = this.pending.get(seq);
     this.pending.delete(seq);
     if (!p) return { chunks: [], missing: count };
@@ -356,6 +380,25 @@ class ChunkBuffer<C> {
   }
 }
 
+/** A summary's `omitted` plus, when chunks were lost or bad, what fell short of its counts. */
+function omittedCount(m: Obj, missing: number, bad: number, shortfall: number): number {
+  return (int(m.omitted) ?? 0) + (missing > 0 || bad > 0 ? Math.max(shortfall, bad) : 0);
+}
+
+/** What both assemblers share: a chunk buffer, its size and reset. */
+abstract class Assembler<C> {
+  protected buf = new ChunkBuffer<C>();
+
+  /** Sequences with chunks whose summary has not come yet. */
+  get pending(): number {
+    return this.buf.size;
+  }
+
+  reset(): void {
+    this.buf.clear();
+  }
+}
+
 interface GraphChunk {
   nodes: GraphNode[];
   edges: GraphEdge[];
@@ -372,36 +415,23 @@ export interface Assembled<T> {
 /** Reassembles `graph_chunk` × count + `graph` into a Graph. Missing chunks do not block the
  * graph: it is delivered with what came, edges to absent nodes removed and the shortfall counted
  * in `omitted`; `missingChunks` says how many chunks never arrived. */
-export class GraphAssembler {
-  private buf = new ChunkBuffer<GraphChunk>();
-
+export class GraphAssembler extends Assembler<GraphChunk> {
   /** Feed a `graph_chunk` message; false if it was malformed (and dropped). */
   chunk(m: unknown): boolean {
-    if (!isObj(m) || typeof m.cell_id !== "string") return false;
-    const seq = int(m.seq);
-    const index = int(m.index);
-    const count = int(m.count);
-    if (seq === null || index === null || count === null || count < 1 || index < 0 || index >= count) return false;
-    if (!Array.isArray(m.nodes) && !Array.isArray(m.edges) && !Array.isArray(m.groups)) return false;
-    const nodes = decodeList(m.nodes, decodeNode);
-    const edges = decodeList(m.edges, decodeEdge);
-    const groups = decodeList(m.groups, decodeGroup);
-    this.buf.add(seq, m.cell_id, index, count, {
-      nodes: nodes.items,
-      edges: edges.items,
-      groups: groups.items,
-      bad: nodes.bad + edges.bad + groups.bad,
+    return this.buf.offer(m, (c) => {
+      if (!Array.isArray(c.nodes) && !Array.isArray(c.edges) && !Array.isArray(c.groups)) return null;
+      const nodes = decodeList(c.nodes, decodeNode);
+      const edges = decodeList(c.edges, decodeEdge);
+      const groups = decodeList(c.groups, decodeGroup);
+      return { nodes: nodes.items, edges: edges.items, groups: groups.items, bad: nodes.bad + edges.bad + groups.bad };
     });
-    return true;
   }
 
   /** Feed a `graph` summary; the finished graph, or null if the summary is malformed. */
-  finish(m: unknown): Assembled<Graph> | null {
-    if (!isObj(m) || typeof m.cell_id !== "string") return null;
-    const seq = int(m.seq);
-    const count = int(m.count);
-    if (seq === null || count === null || count < 0 || count > 100000) return null;
-    const { chunks, missing } = this.buf.take(seq, count);
+  finish(summary: unknown): Assembled<Graph> | null {
+    const done = this.buf.finish(summary);
+    if (done === null) return null;
+    const { msg: m, chunks, missing } = done;
     const nodes: GraphNode[] = [];
     const edges: GraphEdge[] = [];
     const groups: GraphGroup[] = [];
@@ -432,24 +462,16 @@ export class GraphAssembler {
       Math.max(0, (expectedNodes ?? nodes.length) - nodes.length) +
       Math.max(0, (expectedEdges ?? cleanEdges.length) - cleanEdges.length);
     const graph: Graph = {
-      cellId: m.cell_id,
-      seq,
+      cellId: done.cellId,
+      seq: done.seq,
       nodes,
       edges: cleanEdges,
       groups: cleanGroups,
       dropped: int(m.dropped) ?? 0,
       droppedSteps: int(m.dropped_steps) ?? 0,
-      omitted: (int(m.omitted) ?? 0) + (missing > 0 || bad > 0 ? Math.max(shortfall, bad) : 0),
+      omitted: omittedCount(m, missing, bad, shortfall),
     };
     return { value: graph, missingChunks: missing };
-  }
-
-  get pending(): number {
-    return this.buf.size;
-  }
-
-  reset(): void {
-    this.buf.clear();
   }
 }
 
@@ -460,27 +482,19 @@ interface TraceChunk {
 
 /** Reassembles `backward_trace_chunk` × count + `backward_trace` into a BackwardTrace; steps are
  * sorted by their `index` and missing ones counted in `omitted`. */
-export class TraceAssembler {
-  private buf = new ChunkBuffer<TraceChunk>();
-
+export class TraceAssembler extends Assembler<TraceChunk> {
   chunk(m: unknown): boolean {
-    if (!isObj(m) || typeof m.cell_id !== "string") return false;
-    const seq = int(m.seq);
-    const index = int(m.index);
-    const count = int(m.count);
-    if (seq === null || index === null || count === null || count < 1 || index < 0 || index >= count) return false;
-    if (!Array.isArray(m.steps)) return false;
-    const steps = decodeList(m.steps, decodeStep);
-    this.buf.add(seq, m.cell_id, index, count, { steps: steps.items, bad: steps.bad });
-    return true;
+    return this.buf.offer(m, (c) => {
+      if (!Array.isArray(c.steps)) return null;
+      const steps = decodeList(c.steps, decodeStep);
+      return { steps: steps.items, bad: steps.bad };
+    });
   }
 
-  finish(m: unknown): Assembled<BackwardTrace> | null {
-    if (!isObj(m) || typeof m.cell_id !== "string") return null;
-    const seq = int(m.seq);
-    const count = int(m.count);
-    if (seq === null || count === null || count < 0 || count > 100000) return null;
-    const { chunks, missing } = this.buf.take(seq, count);
+  finish(summary: unknown): Assembled<BackwardTrace> | null {
+    const done = this.buf.finish(summary);
+    if (done === null) return null;
+    const { msg: m, chunks, missing } = done;
     const steps: BackwardStep[] = [];
     let bad = 0;
     for (const c of chunks) {
@@ -491,21 +505,13 @@ export class TraceAssembler {
     const expected = int(m.step_count);
     const shortfall = Math.max(0, (expected ?? steps.length) - steps.length);
     const trace: BackwardTrace = {
-      cellId: m.cell_id,
-      seq,
+      cellId: done.cellId,
+      seq: done.seq,
       passIndex: int(m.pass_index) ?? 0,
       steps,
-      omitted: (int(m.omitted) ?? 0) + (missing > 0 || bad > 0 ? Math.max(shortfall, bad) : 0),
+      omitted: omittedCount(m, missing, bad, shortfall),
     };
     return { value: trace, missingChunks: missing };
-  }
-
-  get pending(): number {
-    return this.buf.size;
-  }
-
-  reset(): void {
-    this.buf.clear();
   }
 }
 

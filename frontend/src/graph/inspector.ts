@@ -1,5 +1,7 @@
 // The node inspector: what a selected node is, its value and gradient (fetched on demand with
 // session.getValue), the gradient as the stepper has accumulated it so far, and "check gradient".
+import { h, svgEl } from "../dom";
+import { loadPlotly, purgePlots } from "../plotly";
 import type { GradCheck, GraphNode, NodeValue, NotebookSession } from "../types";
 import { fmtGrad, fmtNum, fmtTorch } from "./format";
 import { shapeText } from "./model";
@@ -14,17 +16,8 @@ export interface InspectorDeps {
   heatmaps?: boolean;
 }
 
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text = ""): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text) e.textContent = text;
-  return e;
-}
-
 function row(table: HTMLElement, k: string, v: string): void {
-  const tr = h("tr");
-  tr.append(h("th", "", k), h("td", "", v));
-  table.append(tr);
+  table.append(h("tr", {}, h("th", {}, k), h("td", {}, v)));
 }
 
 export class Inspector {
@@ -40,10 +33,7 @@ export class Inspector {
   constructor(host: HTMLElement, session: NotebookSession, deps: InspectorDeps) {
     this.session = session;
     this.deps = deps;
-    this.el = h("section", "gi");
-    this.el.setAttribute("data-testid", "node-inspector");
-    this.el.setAttribute("aria-label", "Node inspector");
-    this.el.setAttribute("aria-live", "polite");
+    this.el = h("section", { class: "gi", testid: "node-inspector", "aria-label": "Node inspector", "aria-live": "polite" });
     host.append(this.el);
     this.show(null);
   }
@@ -69,16 +59,22 @@ export class Inspector {
     if (id === null || !n) {
       this.id = null;
       this.el.setAttribute("data-node-id", "");
-      this.el.append(h("div", "gi-empty", "Click a node in the graph to inspect its value and gradient."));
+      this.el.append(h("div", { class: "gi-empty" }, "Click a node in the graph to inspect its value and gradient."));
       return;
     }
     this.el.setAttribute("data-node-id", String(id));
     const isLeaf = n.kind === "leaf" || n.op === "leaf";
-    const head = h("header", "gi-head");
-    head.append(h("span", `gi-kind kind-${isLeaf ? "leaf" : n.kind}`, isLeaf ? "leaf" : n.kind), h("strong", "gi-title", isLeaf ? n.name || "leaf" : n.op), h("span", "gi-id", `#${n.id}`));
-    this.el.append(head);
+    this.el.append(
+      h(
+        "header",
+        { class: "gi-head" },
+        h("span", { class: `gi-kind kind-${isLeaf ? "leaf" : n.kind}` }, isLeaf ? "leaf" : n.kind),
+        h("strong", { class: "gi-title" }, isLeaf ? n.name || "leaf" : n.op),
+        h("span", { class: "gi-id" }, `#${n.id}`),
+      ),
+    );
 
-    const table = h("table", "gi-props");
+    const table = h("table", { class: "gi-props" });
     row(table, "kind", n.kind);
     row(table, "op", isLeaf ? "leaf (AccumulateGrad)" : n.op);
     row(table, "name", n.name ?? "—");
@@ -99,28 +95,27 @@ export class Inspector {
     }
     this.el.append(table);
 
-    const actions = h("div", "gi-actions");
-    const jump = h("button", "gv-btn", "Step to this node");
-    jump.type = "button";
-    jump.setAttribute("data-testid", "inspector-jump");
-    jump.addEventListener("click", () => this.deps.onJump(id));
+    const jump = h("button", { class: "gv-btn", type: "button", testid: "inspector-jump", onclick: () => this.deps.onJump(id) }, "Step to this node");
     this.jumpBtn = jump;
-    const check = h("button", "gv-btn", "Check gradient");
-    check.type = "button";
-    check.setAttribute("data-testid", "check-grad");
-    check.title = "Compare the analytic gradient with finite differences";
-    const checkOut = h("div", "gi-check");
-    checkOut.setAttribute("data-testid", "grad-check-result");
-    check.addEventListener("click", () => void this.runCheck(id, check, checkOut, token));
-    actions.append(jump, check);
-    this.el.append(actions, checkOut);
+    const checkOut = h("div", { class: "gi-check", testid: "grad-check-result" });
+    const check: HTMLButtonElement = h(
+      "button",
+      {
+        class: "gv-btn",
+        type: "button",
+        testid: "check-grad",
+        title: "Compare the analytic gradient with finite differences",
+        onclick: () => void this.runCheck(id, check, checkOut, token),
+      },
+      "Check gradient",
+    );
+    this.el.append(h("div", { class: "gi-actions" }, jump, check), checkOut);
 
     const valSec = this.section("value", "Value");
     const gradSec = this.section("grad", isLeaf ? "Gradient (.grad)" : "Gradient (at this node's output)");
-    this.stepBox = h("div", "gi-stepgrad");
-    this.stepBox.setAttribute("data-testid", "inspector-step-grad");
+    this.stepBox = h("div", { class: "gi-stepgrad", testid: "inspector-step-grad" });
     gradSec.body.append(this.stepBox);
-    const finalBox = h("div", "gi-final");
+    const finalBox = h("div", { class: "gi-final" });
     gradSec.body.append(finalBox);
     this.refreshStepping();
     void this.fetch(id, "value", valSec.body, token);
@@ -128,12 +123,8 @@ export class Inspector {
   }
 
   private section(which: string, title: string): { body: HTMLElement } {
-    const s = h("section", `gi-sec gi-${which}`);
-    s.setAttribute("data-testid", `inspector-${which}`);
-    s.append(h("h4", "", title));
-    const body = h("div", "gi-body");
-    s.append(body);
-    this.el.append(s);
+    const body = h("div", { class: "gi-body" });
+    this.el.append(h("section", { class: `gi-sec gi-${which}`, testid: `inspector-${which}` }, h("h4", {}, title), body));
     return { body };
   }
 
@@ -152,24 +143,22 @@ export class Inspector {
     const gs = st.gradState(id);
     const ran = st.stepsOfNode(id).length > 0;
     if (k === 0) {
-      box.append(h("div", "gi-muted", ran ? `Stepping: press Step — this node runs at step ${st.stepsOfNode(id).map((i) => i + 1).join(", ")} of ${st.n}.` : "This node does not run in this backward pass."));
+      box.append(h("div", { class: "gi-muted" }, ran ? `Stepping: press Step — this node runs at step ${st.stepsOfNode(id).map((i) => i + 1).join(", ")} of ${st.n}.` : "This node does not run in this backward pass."));
       return;
     }
-    const label = h("div", "gi-steplabel", `while stepping (${st.label})`);
-    box.append(label);
+    box.append(h("div", { class: "gi-steplabel" }, `while stepping (${st.label})`));
     if (gs.contributions.length) {
-      const ul = h("ul", "gi-contribs");
+      const ul = h("ul", { class: "gi-contribs" });
       for (const c of gs.contributions) {
         const from = this.deps.node(c.from);
-        ul.append(h("li", "", `+ ${fmtGrad(c.grad)}  from ${from ? from.op : "?"} #${c.from} (step ${c.step + 1})`));
+        ul.append(h("li", {}, `+ ${fmtGrad(c.grad)}  from ${from ? from.op : "?"} #${c.from} (step ${c.step + 1})`));
       }
-      box.append(h("div", "", "gradient arrived:"), ul);
-      if (gs.arrived !== null && gs.contributions.length > 1) box.append(h("div", "", `sum arrived so far: ${fmtNum(gs.arrived)}`));
+      box.append(h("div", {}, "gradient arrived:"), ul);
+      if (gs.arrived !== null && gs.contributions.length > 1) box.append(h("div", {}, `sum arrived so far: ${fmtNum(gs.arrived)}`));
     }
     if (isLeaf) {
       const acc = gs.accumulations;
-      const line = h("div", "gi-soFar");
-      line.setAttribute("data-testid", "inspector-grad-so-far");
+      const line = h("div", { class: "gi-soFar", testid: "inspector-grad-so-far" });
       if (!acc.length) line.textContent = ".grad so far: None (AccumulateGrad not reached yet)";
       else if (gs.grad !== null) {
         line.textContent = `.grad so far: ${acc.map((a) => fmtGrad(a.grad)).join(" + ")}${acc.length > 1 ? ` = ${fmtNum(gs.grad)}` : ""}`;
@@ -179,44 +168,42 @@ export class Inspector {
       box.append(line);
     } else if (!gs.contributions.length) {
       const cur = st.current();
-      box.append(h("div", "gi-muted", cur && cur.node === id ? `incoming gradient: ${fmtGrad(cur.grads_in?.[0])}` : "no gradient has arrived yet"));
+      box.append(h("div", { class: "gi-muted" }, cur && cur.node === id ? `incoming gradient: ${fmtGrad(cur.grads_in?.[0])}` : "no gradient has arrived yet"));
     }
   }
 
   private async fetch(id: number, which: "value" | "grad", box: HTMLElement, token: number, label?: string): Promise<void> {
-    box.append(h("div", "gi-muted", "loading…"));
+    box.append(h("div", { class: "gi-muted" }, "loading…"));
     let v: NodeValue;
     try {
       v = await this.session.getValue(id, which);
     } catch (e) {
       if (token !== this.token) return;
       box.lastChild?.remove();
-      box.append(h("div", "gi-error", `could not fetch the ${which}: ${e instanceof Error ? e.message : String(e)}`));
+      box.append(h("div", { class: "gi-error" }, `could not fetch the ${which}: ${e instanceof Error ? e.message : String(e)}`));
       return;
     }
     if (token !== this.token) return;
     box.lastChild?.remove();
-    if (label) box.append(h("div", "gi-steplabel", label));
+    if (label) box.append(h("div", { class: "gi-steplabel" }, label));
     this.renderValue(v, box, which);
   }
 
   private renderValue(v: NodeValue, box: HTMLElement, which: "value" | "grad"): void {
     if (v.shape === null) {
-      box.append(h("div", "gi-muted", which === "grad" ? "None (no gradient: no backward reached it, or it was freed)" : "not available (no tensor kept for this node)"));
+      box.append(h("div", { class: "gi-muted" }, which === "grad" ? "None (no gradient: no backward reached it, or it was freed)" : "not available (no tensor kept for this node)"));
       return;
     }
     const s = v.stats;
     const numel = s?.numel ?? v.shape.reduce((a, b) => a * b, 1);
     const vals = v.values;
     if (numel === 1 && vals && vals.length) {
-      const big = h("div", "gi-scalar", fmtNum(vals[0]));
-      big.setAttribute("data-testid", `inspector-${which}-scalar`);
-      box.append(big, h("div", "gi-muted", `${fmtTorch(vals[0])} · ${v.dtype ?? ""}`));
+      box.append(h("div", { class: "gi-scalar", testid: `inspector-${which}-scalar` }, fmtNum(vals[0])), h("div", { class: "gi-muted" }, `${fmtTorch(vals[0])} · ${v.dtype ?? ""}`));
       return;
     }
-    box.append(h("div", "gi-muted", `shape [${v.shape.join(", ")}] · ${v.dtype ?? ""}${v.downsampled ? ` · every ${v.stride}th value shown` : ""}${v.truncated ? " · values too large to send" : ""}`));
+    box.append(h("div", { class: "gi-muted" }, `shape [${v.shape.join(", ")}] · ${v.dtype ?? ""}${v.downsampled ? ` · every ${v.stride}th value shown` : ""}${v.truncated ? " · values too large to send" : ""}`));
     if (s) {
-      const t = h("table", "gi-stats");
+      const t = h("table", { class: "gi-stats" });
       const tr1 = h("tr");
       const tr2 = h("tr");
       const cells: [string, string][] = [
@@ -230,20 +217,17 @@ export class Inspector {
         ["inf", String(s.inf ?? 0)],
       ];
       for (const [k, val] of cells) {
-        tr1.append(h("th", "", k));
-        const td = h("td", "", val);
-        if ((k === "nan" || k === "inf") && val !== "0") td.className = "gi-bad";
-        tr2.append(td);
+        tr1.append(h("th", {}, k));
+        tr2.append(h("td", { class: (k === "nan" || k === "inf") && val !== "0" ? "gi-bad" : null }, val));
       }
       t.append(tr1, tr2);
       box.append(t);
     }
     if (vals && vals.length && vals.length <= 12 && v.shape.length === 1) {
-      box.append(h("div", "gi-values", `[${vals.map((x) => fmtNum(x)).join(", ")}]`));
+      box.append(h("div", { class: "gi-values" }, `[${vals.map((x) => fmtNum(x)).join(", ")}]`));
     }
     if (v.shape.length === 2 && vals && !v.downsampled && vals.length === v.shape[0] * v.shape[1]) {
-      const div = h("div", "gi-heatmap");
-      div.setAttribute("data-testid", `inspector-${which}-heatmap`);
+      const div = h("div", { class: "gi-heatmap", testid: `inspector-${which}-heatmap` });
       box.append(div);
       void this.heatmap(div, vals, v.shape[0], v.shape[1]);
     } else if (s?.histogram) {
@@ -259,9 +243,7 @@ export class Inspector {
       return;
     }
     try {
-      // @ts-ignore -- the partial Plotly bundle ships no type declarations
-      const mod = await import("plotly.js-cartesian-dist-min");
-      const Plotly = (mod.default ?? mod) as { newPlot: (...a: unknown[]) => Promise<unknown>; purge: (d: HTMLElement) => void };
+      const Plotly = await loadPlotly();
       if (!div.isConnected) return;
       const css = getComputedStyle(document.documentElement);
       const fg = css.getPropertyValue("--fg").trim() || "#222";
@@ -285,14 +267,7 @@ export class Inspector {
   }
 
   private purgePlots(): void {
-    if (!this.plots.length) return;
-    const plots = this.plots;
-    this.plots = [];
-    // @ts-ignore -- see heatmap()
-    void import("plotly.js-cartesian-dist-min").then((mod: { default?: { purge(d: HTMLElement): void }; purge?: (d: HTMLElement) => void }) => {
-      const P = (mod.default ?? mod) as { purge(d: HTMLElement): void };
-      for (const d of plots) P.purge(d);
-    }).catch(() => {});
+    purgePlots(this.plots.splice(0));
   }
 
   private async runCheck(id: number, btn: HTMLButtonElement, out: HTMLElement, token: number): Promise<void> {
@@ -311,31 +286,24 @@ export class Inspector {
     btn.disabled = false;
     out.textContent = "";
     if (r.reason) {
-      out.append(h("div", "gi-muted", `not checked: ${r.reason}`));
+      out.append(h("div", { class: "gi-muted" }, `not checked: ${r.reason}`));
       return;
     }
     const clicked = this.deps.node(id);
     if (r.op && clicked && clicked.op !== r.op) {
       // a cell ran in between: the kernel's last graph is no longer the one drawn here
-      out.append(h("div", "gi-muted", `not checked: the graph changed (node #${id} is now ${r.op}); run the check again on the new graph`));
+      out.append(h("div", { class: "gi-muted" }, `not checked: the graph changed (node #${id} is now ${r.op}); run the check again on the new graph`));
       return;
     }
-    const verdict = h("div", r.ok ? "gi-ok" : "gi-bad", r.ok ? `✓ gradient ok (eps ${r.eps})` : `✗ gradient mismatch (eps ${r.eps})`);
-    verdict.setAttribute("data-ok", String(r.ok));
-    out.append(verdict);
-    const t = h("table", "gi-stats");
-    const head = h("tr");
-    for (const k of ["input", "elements", "max |abs diff|", "max rel diff"]) head.append(h("th", "", k));
-    t.append(head);
+    out.append(h("div", { class: r.ok ? "gi-ok" : "gi-bad", "data-ok": String(r.ok) }, r.ok ? `✓ gradient ok (eps ${r.eps})` : `✗ gradient mismatch (eps ${r.eps})`));
+    const t = h("table", { class: "gi-stats" }, h("tr", {}, ...["input", "elements", "max |abs diff|", "max rel diff"].map((k) => h("th", {}, k))));
     for (const inp of r.inputs) {
-      const tr = h("tr");
       const src = inp.node !== null ? this.deps.node(inp.node) : undefined;
       const name = src ? (src.kind === "leaf" ? src.name || "leaf" : src.op) : "—";
-      tr.append(h("td", "", `${inp.index}: ${name}`), h("td", "", String(inp.checked)), h("td", "", fmtNum(inp.maxAbsDiff)), h("td", "", fmtNum(inp.maxRelDiff)));
-      t.append(tr);
+      t.append(h("tr", {}, h("td", {}, `${inp.index}: ${name}`), h("td", {}, String(inp.checked)), h("td", {}, fmtNum(inp.maxAbsDiff)), h("td", {}, fmtNum(inp.maxRelDiff))));
     }
     out.append(t);
-    if (r.note) out.append(h("div", "gi-muted", r.note));
+    if (r.note) out.append(h("div", { class: "gi-muted" }, r.note));
   }
 
   dispose(): void {
@@ -347,23 +315,15 @@ export class Inspector {
 
 /** A small SVG bar chart of a histogram (counts per bin, edges). */
 export function histogram(counts: number[], edges: number[]): SVGSVGElement {
-  const NS = "http://www.w3.org/2000/svg";
   const W = 260;
   const H = 80;
-  const svg = document.createElementNS(NS, "svg");
-  svg.setAttribute("viewBox", `0 0 ${W} ${H + 14}`);
-  svg.setAttribute("class", "gi-hist");
-  svg.setAttribute("data-testid", "inspector-histogram");
+  const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H + 14}`, class: "gi-hist", "data-testid": "inspector-histogram" });
   const max = Math.max(1, ...counts);
   const bw = W / Math.max(1, counts.length);
   counts.forEach((c, i) => {
-    const r = document.createElementNS(NS, "rect");
     const hh = (c / max) * H;
-    r.setAttribute("x", String(i * bw + 0.5));
-    r.setAttribute("y", String(H - hh));
-    r.setAttribute("width", String(Math.max(1, bw - 1)));
-    r.setAttribute("height", String(hh));
-    const t = document.createElementNS(NS, "title");
+    const r = svgEl("rect", { x: i * bw + 0.5, y: H - hh, width: Math.max(1, bw - 1), height: hh });
+    const t = svgEl("title");
     t.textContent = `[${fmtNum(edges[i])}, ${fmtNum(edges[i + 1])}): ${c}`;
     r.append(t);
     svg.append(r);
@@ -372,10 +332,7 @@ export function histogram(counts: number[], edges: number[]): SVGSVGElement {
     [0, edges[0], "start"],
     [W, edges[edges.length - 1], "end"],
   ] as [number, number, string][]) {
-    const t = document.createElementNS(NS, "text");
-    t.setAttribute("x", String(x));
-    t.setAttribute("y", String(H + 12));
-    t.setAttribute("text-anchor", anchor);
+    const t = svgEl("text", { x, y: H + 12, "text-anchor": anchor });
     t.textContent = fmtNum(v);
     svg.append(t);
   }

@@ -1,4 +1,5 @@
 // The graph panel: autograd graph view, backward stepper and node inspector, wired to a session.
+import { h } from "../dom";
 import type { BackwardTrace, EditorLink, Graph, NotebookSession } from "../types";
 import "./graph.css";
 import { Inspector } from "./inspector";
@@ -23,10 +24,8 @@ export function mountGraphPanel(
   let traces: BackwardTrace[] = [];
   let device = "cpu";
 
-  const top = document.createElement("div");
-  top.className = "gp-top";
-  const bottom = document.createElement("div");
-  bottom.className = "gp-bottom";
+  const top = h("div", { class: "gp-top" });
+  const bottom = h("div", { class: "gp-bottom" });
   root.append(top, bottom);
 
   const view = new GraphView(top, {
@@ -45,7 +44,6 @@ export function mountGraphPanel(
   });
 
   const stepper = new StepperBar(bottom, () => {
-    const t0 = performance.now();
     const s = stepper.stepper;
     if (s) {
       view.applyStates(s.states(), s.activeEdges());
@@ -53,8 +51,6 @@ export function mountGraphPanel(
       if (cur && cur.node !== null && cur.node !== undefined) view.ensureNodeVisible(cur.node);
     } else view.applyStates(new Map(), []);
     inspector.refreshStepping();
-    // main-thread cost of one step (state diff + inspector), for benchmarks
-    stepper.el.setAttribute("data-step-ms", (performance.now() - t0).toFixed(2));
   });
 
   const inspector = new Inspector(bottom, session, {

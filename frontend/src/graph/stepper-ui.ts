@@ -1,4 +1,5 @@
 // Controls and step card of the backprop stepper (the state machine is stepper.ts).
+import { h } from "../dom";
 import type { BackwardTrace, GraphNode } from "../types";
 import { fmtGrad, fmtNum } from "./format";
 import { shapeText } from "./model";
@@ -12,13 +13,6 @@ const SPEEDS: [string, number][] = [
   ["4×", 150],
   ["16×", 40],
 ];
-
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text = ""): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text) e.textContent = text;
-  return e;
-}
 
 export class StepperBar {
   readonly el: HTMLElement;
@@ -37,23 +31,11 @@ export class StepperBar {
 
   constructor(host: HTMLElement, onChange: () => void) {
     this.onChange = onChange;
-    this.el = h("section", "gs");
-    this.el.setAttribute("aria-label", "Backprop stepper");
-    const bar = h("div", "gs-bar");
-    const title = h("span", "gs-title", "Backward");
-    this.passWrap = h("label", "gs-pass");
-    this.passSel = h("select");
-    this.passSel.setAttribute("data-testid", "backward-pass");
-    this.passSel.setAttribute("aria-label", "Backward pass");
-    this.passSel.addEventListener("change", () => this.usePass(Number(this.passSel.value)));
-    this.passWrap.append("pass ", this.passSel);
+    this.el = h("section", { class: "gs", "aria-label": "Backprop stepper" });
+    this.passSel = h("select", { testid: "backward-pass", "aria-label": "Backward pass", onchange: () => this.usePass(Number(this.passSel.value)) });
+    this.passWrap = h("label", { class: "gs-pass" }, "pass ", this.passSel);
     const btn = (label: string, title: string, testid: string, fn: () => void) => {
-      const b = h("button", "gv-btn", label);
-      b.type = "button";
-      b.title = title;
-      b.setAttribute("aria-label", title);
-      b.setAttribute("data-testid", testid);
-      b.addEventListener("click", fn);
+      const b = h("button", { class: "gv-btn", type: "button", title, "aria-label": title, testid, onclick: fn }, label);
       this.btns.push(b);
       return b;
     };
@@ -62,24 +44,18 @@ export class StepperBar {
     this.playBtn = btn("▶ Play", "Play / pause", "backward-play", () => this.togglePlay());
     const next = btn("Step ▶", "Next backward step", "backward-step", () => this.act((s) => s.next()));
     const end = btn("End", "Apply every step", "backward-end", () => this.act((s) => s.toEnd()));
-    this.speedSel = h("select", "gs-speed");
-    this.speedSel.setAttribute("data-testid", "backward-speed");
-    this.speedSel.setAttribute("aria-label", "Play speed");
-    SPEEDS.forEach(([label, ms], i) => {
-      const o = h("option", "", label);
-      o.value = String(ms);
-      if (i === 1) o.selected = true;
-      this.speedSel.append(o);
+    this.speedSel = h("select", {
+      class: "gs-speed",
+      testid: "backward-speed",
+      "aria-label": "Play speed",
+      onchange: () => {
+        if (this.timer !== null) this.startTimer();
+      },
     });
-    this.speedSel.addEventListener("change", () => {
-      if (this.timer !== null) this.startTimer();
-    });
-    this.pos = h("span", "gs-pos", "0 / 0");
-    this.pos.setAttribute("data-testid", "backward-position");
-    this.pos.setAttribute("aria-live", "polite");
-    bar.append(title, this.passWrap, reset, prev, this.playBtn, next, end, this.speedSel, this.pos);
-    this.card = h("div", "gs-card");
-    this.card.setAttribute("data-testid", "step-card");
+    SPEEDS.forEach(([label, ms], i) => this.speedSel.append(h("option", { value: String(ms), selected: i === 1 }, label)));
+    this.pos = h("span", { class: "gs-pos", testid: "backward-position", "aria-live": "polite" }, "0 / 0");
+    const bar = h("div", { class: "gs-bar" }, h("span", { class: "gs-title" }, "Backward"), this.passWrap, reset, prev, this.playBtn, next, end, this.speedSel, this.pos);
+    this.card = h("div", { class: "gs-card", testid: "step-card" });
     this.el.append(bar, this.card);
     host.append(this.el);
     this.passWrap.hidden = true;
@@ -93,11 +69,7 @@ export class StepperBar {
     this.passes = passes;
     this.byId = new Map(nodes.map((n) => [n.id, n]));
     this.passSel.textContent = "";
-    passes.forEach((p, i) => {
-      const o = h("option", "", `#${p.passIndex + 1} (${p.steps.length} steps)`);
-      o.value = String(i);
-      this.passSel.append(o);
-    });
+    passes.forEach((p, i) => this.passSel.append(h("option", { value: String(i) }, `#${p.passIndex + 1} (${p.steps.length} steps)`)));
     this.passWrap.hidden = passes.length <= 1;
     const idx = hadChoice && prevSel < passes.length ? prevSel : passes.length - 1;
     this.usePass(idx, nodes);
@@ -183,35 +155,31 @@ export class StepperBar {
     const card = this.card;
     card.textContent = "";
     if (!s || s.n === 0) {
-      card.append(h("div", "gs-muted", this.passes.length ? "This backward pass recorded no steps." : "No backward pass in the last cell — call .backward() on a result to step through backpropagation here."));
+      card.append(h("div", { class: "gs-muted" }, this.passes.length ? "This backward pass recorded no steps." : "No backward pass in the last cell — call .backward() on a result to step through backpropagation here."));
       return;
     }
     const cur = s.current();
     if (!cur) {
-      card.append(h("div", "gs-muted", `${s.n} backward steps recorded. Press Step to send the gradient back one node at a time (double-click a node to step to it).`));
+      card.append(h("div", { class: "gs-muted" }, `${s.n} backward steps recorded. Press Step to send the gradient back one node at a time (double-click a node to step to it).`));
       return;
     }
     const node = cur.node !== null && cur.node !== undefined ? this.byId.get(cur.node) : undefined;
-    const head = h("div", "gs-head");
     const isAcc = cur.op === "AccumulateGrad";
-    head.append(
-      h("span", "gs-stepno", `step ${s.position} / ${s.n}`),
-      h("strong", "gs-op", cur.op),
-      h("span", "gs-node", isAcc ? `into leaf ${this.name(cur.leaf ?? cur.node)}` : `node #${cur.node}${node?.module ? ` · ${node.module}` : ""}${node?.line ? ` · line ${node.line}` : ""}`),
+    const head = h(
+      "div",
+      { class: "gs-head" },
+      h("span", { class: "gs-stepno" }, `step ${s.position} / ${s.n}`),
+      h("strong", { class: "gs-op" }, cur.op),
+      h("span", { class: "gs-node" }, isAcc ? `into leaf ${this.name(cur.leaf ?? cur.node)}` : `node #${cur.node}${node?.module ? ` · ${node.module}` : ""}${node?.line ? ` · line ${node.line}` : ""}`),
     );
     card.append(head);
     const rule = ruleFor(cur.op, node?.inputs.length ?? 1);
-    const dl = h("dl", "gs-dl");
-    const add = (k: string, v: HTMLElement | string) => {
-      dl.append(h("dt", "", k));
-      const dd = h("dd");
-      dd.append(v);
-      dl.append(dd);
-    };
+    const dl = h("dl", { class: "gs-dl" });
+    const add = (k: string, v: HTMLElement | string) => dl.append(h("dt", {}, k), h("dd", {}, v));
     add("forward", rule.forward);
     add("incoming grad", (cur.grads_in ?? []).map((g) => fmtGrad(g)).join(", ") || "none");
-    const ruleEl = h("div", "gs-rule");
-    for (const l of rule.lines) ruleEl.append(h("div", "", l));
+    const ruleEl = h("div", { class: "gs-rule" });
+    for (const l of rule.lines) ruleEl.append(h("div", {}, l));
     add("local rule", ruleEl);
     if (isAcc) {
       const leaf = cur.leaf ?? cur.node;
@@ -225,16 +193,13 @@ export class StepperBar {
         }
         const accs = gs.accumulations;
         const v = gs.grad !== null ? (accs.length > 1 ? `${accs.map((a) => fmtGrad(a.grad)).join(" + ")} = ${fmtNum(gs.grad)}` : fmtNum(gs.grad)) : fmtGrad(accs[accs.length - 1]?.grad);
-        const el = h("span", "gs-leafgrad", `${this.name(leaf)}.grad = ${v}`);
-        el.setAttribute("data-testid", "step-leaf-grad");
-        add(".grad now", el);
+        add(".grad now", h("span", { class: "gs-leafgrad", testid: "step-leaf-grad" }, `${this.name(leaf)}.grad = ${v}`));
       }
     } else {
-      const outs = h("div", "gs-outs");
+      const outs = h("div", { class: "gs-outs" });
       (cur.grads_out ?? []).forEach((g, i) => {
         const to = node?.inputs[i];
-        const line = h("div", g ? "" : "gs-muted", `→ input ${i}${to !== null && to !== undefined ? ` ${this.name(to)}` : " (needs no grad)"}: ${fmtGrad(g)}`);
-        outs.append(line);
+        outs.append(h("div", { class: g ? null : "gs-muted" }, `→ input ${i}${to !== null && to !== undefined ? ` ${this.name(to)}` : " (needs no grad)"}: ${fmtGrad(g)}`));
       });
       if (!(cur.grads_out ?? []).length) outs.textContent = "none";
       add("outgoing grads", outs);

@@ -5,32 +5,10 @@
 // cell starting (`cell_status` running) makes its metrics a new run (see model.ts). Redraws are
 // batched to one per animation frame. Colours come from the theme's CSS variables.
 
+import { h } from "../dom";
+import { loadPlotly, purgePlots, type PlotlyAPI } from "../plotly";
 import type { NotebookSession, Unsubscribe } from "../types";
 import { MetricsStore, fileNameOf, smooth, toCSV } from "./model";
-
-/** The part of Plotly the panel uses (the partial bundle ships without type declarations). */
-interface PlotlyAPI {
-  react(el: HTMLElement, data: unknown[], layout?: unknown, config?: unknown): Promise<unknown>;
-  purge(el: HTMLElement): void;
-  downloadImage(el: HTMLElement, opts: { format: string; filename: string; width?: number; height?: number }): Promise<unknown>;
-  Plots?: { resize(el: HTMLElement): void };
-}
-
-let plotlyPromise: Promise<PlotlyAPI> | null = null;
-
-function loadPlotly(): Promise<PlotlyAPI> {
-  if (!plotlyPromise) {
-    plotlyPromise = (async () => {
-      // @ts-ignore -- the partial bundle ships without type declarations
-      const m = (await import("plotly.js-cartesian-dist-min")) as { default?: PlotlyAPI } & PlotlyAPI;
-      return (m.default ?? m) as PlotlyAPI;
-    })();
-    plotlyPromise.catch(() => {
-      plotlyPromise = null; // let a later draw try again
-    });
-  }
-  return plotlyPromise;
-}
 
 const STYLE_ID = "gradlab-metrics-style";
 const CSS = `
@@ -55,17 +33,7 @@ const CSS = `
 
 function ensureStyle(): void {
   if (document.getElementById(STYLE_ID)) return;
-  const style = document.createElement("style");
-  style.id = STYLE_ID;
-  style.textContent = CSS;
-  document.head.append(style);
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
+  document.head.append(h("style", { id: STYLE_ID }, CSS));
 }
 
 interface Theme {
@@ -115,56 +83,31 @@ export function mountMetricsPanel(root: HTMLElement, session: NotebookSession): 
   let coalesced = 0;
 
   // -- DOM ------------------------------------------------------------------------------------
-  const panel = el("div", "metrics-panel");
-  panel.dataset.testid = "metrics-panel";
-  const toolbar = el("div", "metrics-toolbar");
+  const panel = h("div", { class: "metrics-panel", testid: "metrics-panel" });
+  const smoothInput = h("input", { type: "range", min: "0", max: "0.99", step: "0.01", value: String(smoothing), testid: "metrics-smoothing" });
+  const smoothValue = h("span", {}, smoothing.toFixed(2));
+  const smoothLabel = h("label", { title: "Exponential moving average, as in TensorBoard (raw values drawn faint)" }, "Smoothing", smoothInput, smoothValue);
 
-  const smoothLabel = el("label");
-  smoothLabel.title = "Exponential moving average, as in TensorBoard (raw values drawn faint)";
-  const smoothInput = el("input");
-  smoothInput.type = "range";
-  smoothInput.min = "0";
-  smoothInput.max = "0.99";
-  smoothInput.step = "0.01";
-  smoothInput.value = String(smoothing);
-  smoothInput.dataset.testid = "metrics-smoothing";
-  const smoothValue = el("span", undefined, smoothing.toFixed(2));
-  smoothLabel.append("Smoothing", smoothInput, smoothValue);
+  const logInput = h("input", { type: "checkbox", testid: "metrics-log-scale" });
+  const logLabel = h("label", {}, logInput, "Log scale");
 
-  const logLabel = el("label");
-  const logInput = el("input");
-  logInput.type = "checkbox";
-  logInput.dataset.testid = "metrics-log-scale";
-  logLabel.append(logInput, "Log scale");
+  const runsSelect = h("select", { testid: "metrics-max-runs" });
+  for (const n of [1, 2, 3, 5, 10]) runsSelect.append(h("option", { value: String(n), selected: n === store.maxRuns }, String(n)));
+  const runsLabel = h("label", { title: "How many runs (cell executions) to keep and overlay" }, "Keep runs", runsSelect);
 
-  const runsLabel = el("label");
-  runsLabel.title = "How many runs (cell executions) to keep and overlay";
-  const runsSelect = el("select");
-  runsSelect.dataset.testid = "metrics-max-runs";
-  for (const n of [1, 2, 3, 5, 10]) {
-    const o = el("option", undefined, String(n));
-    o.value = String(n);
-    if (n === store.maxRuns) o.selected = true;
-    runsSelect.append(o);
-  }
-  runsLabel.append("Keep runs", runsSelect);
+  const csvButton = h("button", { type: "button", title: "Download every point as CSV (tag, run, step, value, wall)", testid: "metrics-download-csv" }, "CSV");
+  const clearButton = h("button", { type: "button", title: "Forget all runs", testid: "metrics-clear" }, "Clear");
+  const summary = h("span", { class: "metrics-summary" });
+  const toolbar = h("div", { class: "metrics-toolbar" }, smoothLabel, logLabel, runsLabel, csvButton, clearButton, summary);
 
-  const csvButton = el("button", undefined, "CSV");
-  csvButton.type = "button";
-  csvButton.title = "Download every point as CSV (tag, run, step, value, wall)";
-  csvButton.dataset.testid = "metrics-download-csv";
-  const clearButton = el("button", undefined, "Clear");
-  clearButton.type = "button";
-  clearButton.title = "Forget all runs";
-  clearButton.dataset.testid = "metrics-clear";
-  const summary = el("span", "metrics-summary");
-  toolbar.append(smoothLabel, logLabel, runsLabel, csvButton, clearButton, summary);
-
-  const empty = el("div", "metrics-empty");
-  empty.dataset.testid = "metrics-empty";
-  empty.append("No metrics yet. Log scalars from a cell with ", el("code", undefined,
-    "SummaryWriter().add_scalar(tag, value, step)"), " (from torch.utils.tensorboard).");
-  const grid = el("div", "metrics-charts");
+  const empty = h(
+    "div",
+    { class: "metrics-empty", testid: "metrics-empty" },
+    "No metrics yet. Log scalars from a cell with ",
+    h("code", {}, "SummaryWriter().add_scalar(tag, value, step)"),
+    " (from torch.utils.tensorboard).",
+  );
+  const grid = h("div", { class: "metrics-charts" });
   panel.append(toolbar, empty, grid);
   root.append(panel);
 
@@ -195,19 +138,14 @@ export function mountMetricsPanel(root: HTMLElement, session: NotebookSession): 
   function chartFor(tag: string): Chart {
     let c = charts.get(tag);
     if (c) return c;
-    const box = el("div", "metrics-chart");
-    box.dataset.testid = "metrics-chart";
-    box.dataset.tag = tag;
-    const head = el("div", "metrics-chart-head");
-    const name = el("span", "metrics-tag", tag);
-    name.title = tag;
-    const png = el("button", undefined, "PNG");
-    png.type = "button";
-    png.title = "Download this chart as PNG";
-    png.dataset.testid = "metrics-download-png";
-    head.append(name, png);
-    const plot = el("div", "metrics-plot");
-    box.append(head, plot);
+    const png = h("button", { type: "button", title: "Download this chart as PNG", testid: "metrics-download-png" }, "PNG");
+    const plot = h("div", { class: "metrics-plot" });
+    const box = h(
+      "div",
+      { class: "metrics-chart", testid: "metrics-chart", "data-tag": tag },
+      h("div", { class: "metrics-chart-head" }, h("span", { class: "metrics-tag", title: tag }, tag), png),
+      plot,
+    );
     c = { tag, box, plot, drawn: false };
     const chart = c;
     png.addEventListener("click", () => {
@@ -230,7 +168,7 @@ export function mountMetricsPanel(root: HTMLElement, session: NotebookSession): 
     const keep = new Set(tags);
     for (const [tag, c] of charts) {
       if (!keep.has(tag)) {
-        if (plotlyPromise) void plotlyPromise.then((P) => P.purge(c.plot)).catch(() => {});
+        purgePlots([c.plot]);
         c.box.remove();
         charts.delete(tag);
       }
@@ -380,9 +318,7 @@ export function mountMetricsPanel(root: HTMLElement, session: NotebookSession): 
   csvButton.addEventListener("click", () => {
     const blob = new Blob([toCSV(store)], { type: "text/csv" });
     const url = URL.createObjectURL(blob);
-    const a = el("a");
-    a.href = url;
-    a.download = "metrics.csv";
+    const a = h("a", { href: url, download: "metrics.csv" });
     document.body.append(a);
     a.click();
     a.remove();
@@ -406,10 +342,7 @@ export function mountMetricsPanel(root: HTMLElement, session: NotebookSession): 
       themeObserver.disconnect();
       if (frame !== null && typeof cancelAnimationFrame === "function") cancelAnimationFrame(frame);
       if (timer !== null) clearTimeout(timer);
-      if (plotlyPromise) {
-        const plots = [...charts.values()].map((c) => c.plot);
-        void plotlyPromise.then((P) => plots.forEach((p) => P.purge(p))).catch(() => {});
-      }
+      purgePlots([...charts.values()].map((c) => c.plot));
       charts.clear();
       root.textContent = "";
     },

@@ -4,7 +4,7 @@
 
 import type { CellRecord, CellKind } from "../api";
 import type { CellStatus } from "../types";
-import { h } from "./dom";
+import { h } from "../dom";
 import { createEditor, type CellEditor } from "./editor";
 import { renderMarkdown } from "./markdown";
 import { OutputArea } from "./outputs";

@@ -2,7 +2,7 @@
 // copy and opens it.
 
 import { api, type Starter } from "../api";
-import { clear, h, toast } from "./dom";
+import { clear, h, toast } from "../dom";
 
 export function renderGallery(host: HTMLElement, navigate: (path: string) => void): void {
   clear(host);

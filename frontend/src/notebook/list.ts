@@ -2,7 +2,7 @@
 // new notebook; import of an .ipynb file; the examples gallery.
 
 import { api, type NotebookSummary } from "../api";
-import { clear, confirmDialog, h, relativeTime, toast } from "./dom";
+import { clear, confirmDialog, h, relativeTime, toast } from "../dom";
 import { renderGallery } from "./gallery";
 import { topBar } from "./topbar";
 

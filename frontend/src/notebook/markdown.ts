@@ -2,7 +2,9 @@
 // never become markup: headings, paragraphs, lists, block quotes, fenced code, rules, and inline
 // code, bold, italic and http(s)/mailto links. Raw HTML in the source shows as text.
 
-import { h } from "./dom";
+import { h } from "../dom";
+
+const HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"] as const;
 
 export function renderMarkdown(src: string): DocumentFragment {
   const frag = document.createDocumentFragment();
@@ -29,9 +31,7 @@ export function renderMarkdown(src: string): DocumentFragment {
     const heading = /^(#{1,6})\s+(.*?)\s*#*\s*$/.exec(line);
     if (heading) {
       const level = Math.min(heading[1].length, 6);
-      const el = document.createElement(`h${level}`);
-      el.append(inline(heading[2]));
-      frag.append(el);
+      frag.append(h(HEADINGS[level - 1], {}, inline(heading[2])));
       i++;
       continue;
     }

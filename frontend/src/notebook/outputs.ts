@@ -4,24 +4,12 @@
 // outputs (GET /api/notebooks/<id>) render through the same path. All text goes in as text.
 
 import type { CellOutput } from "../types";
-import { clear, h } from "./dom";
+import { clear, h } from "../dom";
+import { loadPlotly, purgePlots } from "../plotly";
 import { currentTheme } from "./topbar";
 
 const PLOTLY_MIME = "application/vnd.plotly.v1+json";
 const MAX_STREAM_CHARS = 2_000_000;
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type PlotlyLike = { newPlot(el: HTMLElement, data: unknown, layout?: unknown, config?: unknown): Promise<unknown>; purge(el: HTMLElement): void; Plots?: { resize(el: HTMLElement): void } };
-let plotlyPromise: Promise<PlotlyLike> | null = null;
-
-/** Plotly, loaded on first use (it is large). */
-export function loadPlotly(): Promise<PlotlyLike> {
-  if (!plotlyPromise) {
-    // @ts-ignore -- the partial bundle ships without type declarations
-    plotlyPromise = import("plotly.js-cartesian-dist-min").then((m: { default?: PlotlyLike } & PlotlyLike) => (m.default ?? m) as PlotlyLike);
-  }
-  return plotlyPromise;
-}
 
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
 
@@ -162,9 +150,7 @@ export class OutputArea {
   }
 
   private purgePlots(): void {
-    if (!this.plots.length) return;
-    const plots = this.plots.splice(0);
-    if (plotlyPromise) plotlyPromise.then((P) => plots.forEach((p) => P.purge(p))).catch(() => {});
+    purgePlots(this.plots.splice(0));
   }
 }
 

@@ -1,16 +1,16 @@
 // The notebook page (/notebooks/<id>): title, toolbar, cells on the left; the graph panel and the
-// metrics panel on the right. Owns the cell list, the socket session and autosave, and routes the
-// session's events to the cells.
+// metrics panel on the right. Owns the socket session and autosave, wires the cell list
+// (cells.ts) to the toolbar, and routes the session's events to the cells.
 
-import { ApiError, api, type CellKind, type CellRecord, type NotebookRecord } from "../api";
+import { ApiError, api, type NotebookRecord } from "../api";
+import { clear, h, toast } from "../dom";
 import { mountGraphPanel } from "../graph/panel";
 import { mountMetricsPanel } from "../metrics/panel";
 import { openSession } from "../session";
 import type { EditorLink, NotebookSession } from "../types";
 import { AutoSaver, type SaveState } from "./autosave";
-import { Cell, type CellHooks } from "./cell";
-import { identifiers } from "./completions";
-import { clear, h, toast } from "./dom";
+import type { Cell } from "./cell";
+import { CellList } from "./cells";
 import { createToolbar } from "./toolbar";
 import { topBar } from "./topbar";
 
@@ -52,9 +52,6 @@ export function mountNotebookPage(root: HTMLElement, notebookId: string, navigat
 function buildPage(root: HTMLElement, nb: NotebookRecord, crumb: HTMLElement): () => void {
   const notebookId = nb.id;
   const cleanups: (() => void)[] = [];
-  const cells: Cell[] = [];
-  let selected: Cell | null = null;
-  let wordsCache: Set<string> | null = null;
   let linked: Cell | null = null;
 
   // ---- header: title and save state -------------------------------------------------------------
@@ -87,11 +84,19 @@ function buildPage(root: HTMLElement, nb: NotebookRecord, crumb: HTMLElement): (
     if (!titleInput.value.trim()) titleInput.value = crumb.textContent ?? "";
   });
 
-  // ---- session ----------------------------------------------------------------------------------
+  // ---- session, cells, toolbar ------------------------------------------------------------------
   const session: NotebookSession = openSession(notebookId);
+  const cells = new CellList({
+    notebookId,
+    saver,
+    execute: (cellId, code) => session.execute(cellId, code),
+    removed: (cell) => {
+      if (linked === cell) linked = null;
+    },
+  });
   const toolbar = createToolbar({
-    runAll: () => void runAll(),
-    addCell: (kind) => void addCell(kind, cells.length, true),
+    runAll: () => void cells.runAll(),
+    addCell: (kind) => cells.append(kind),
     interrupt: () => session.interrupt().catch((e: Error) => toast(`Interrupt failed: ${e.message}`)),
     restart: () => {
       toolbar.setKernelStatus("restarting", null);
@@ -101,14 +106,13 @@ function buildPage(root: HTMLElement, nb: NotebookRecord, crumb: HTMLElement): (
   });
 
   const banner = h("div", { class: "kernel-banner", role: "alert" });
-  const cellsEl = h("div", { class: "cells", testid: "cells" });
   const endBar = h(
     "div",
     { class: "cells-end" },
-    h("button", { type: "button", onclick: () => void addCell("code", cells.length, true), testid: "add-cell-end" }, "+ Code cell"),
-    h("button", { type: "button", onclick: () => void addCell("markdown", cells.length, true), testid: "add-markdown-end" }, "+ Text cell"),
+    h("button", { type: "button", onclick: () => cells.append("code"), testid: "add-cell-end" }, "+ Code cell"),
+    h("button", { type: "button", onclick: () => cells.append("markdown"), testid: "add-markdown-end" }, "+ Text cell"),
   );
-  const left = h("div", { class: "nb-left" }, h("div", { class: "nb-header" }, titleInput, saveState, toolbar.status), toolbar.el, banner, cellsEl, endBar);
+  const left = h("div", { class: "nb-left" }, h("div", { class: "nb-header" }, titleInput, saveState, toolbar.status), toolbar.el, banner, cells.el, endBar);
   const graphSection = h("section", { id: "graph-panel", "aria-label": "Autograd graph" });
   const metricsSection = h("section", { id: "metrics-panel", "aria-label": "Metrics" });
   const side = h("aside", { class: "nb-side" }, graphSection, metricsSection);
@@ -116,180 +120,9 @@ function buildPage(root: HTMLElement, nb: NotebookRecord, crumb: HTMLElement): (
   const page = h("main", { class: "nb-page", testid: "notebook", "data-notebook-id": notebookId }, left, splitter, side);
   root.append(page);
   setupSplitter(page, splitter);
-
-  // ---- cells ------------------------------------------------------------------------------------
-  const hooks: CellHooks = {
-    run: (cell, advance) => void run(cell, advance),
-    remove: (cell) => void removeCell(cell),
-    move: (cell, delta) => void moveCell(cell, delta),
-    changeKind: (cell, kind) => void changeKind(cell, kind),
-    sourceChanged: (cell) => {
-      wordsCache = null;
-      saver.schedule(`cell:${cell.id}`, ({ keepalive }) => api.patchCell(notebookId, cell.id, { source: cell.source() }, { keepalive }));
-    },
-    selected: (cell) => select(cell),
-    neighbour: (cell, delta, edit) => {
-      const next = cells[cells.indexOf(cell) + delta];
-      if (!next) return false;
-      if (edit) next.edit(delta > 0 ? "start" : "end");
-      else next.focusCell();
-      return true;
-    },
-    insert: (cell, where) => void addCell("code", cells.indexOf(cell) + (where === "below" ? 1 : 0), true),
-    words: () => {
-      if (!wordsCache) {
-        wordsCache = new Set();
-        for (const c of cells) identifiers(c.source(), wordsCache);
-      }
-      return wordsCache;
-    },
-  };
-
-  function select(cell: Cell) {
-    if (selected === cell) return;
-    selected?.el.classList.remove("selected");
-    selected = cell;
-    cell.el.classList.add("selected");
-  }
-
-  function makeCell(rec: CellRecord, index: number): Cell {
-    const cell = new Cell(rec, hooks);
-    const before = cells[index];
-    cells.splice(index, 0, cell);
-    if (before) cellsEl.insertBefore(cell.el, before.el);
-    else cellsEl.append(cell.el);
-    wordsCache = null;
-    return cell;
-  }
-
-  for (const rec of nb.cells) makeCell(rec, cells.length);
-  // keyboard users start in the notebook: a new (one empty cell) notebook in its editor, any other
-  // on its first cell (Enter edits it)
-  if (cells.length) {
-    const first = cells[0];
-    select(first);
-    if (cells.length === 1 && first.source() === "") first.edit("end");
-    else first.focusCell();
-  }
-
-  const byId = (id: string) => cells.find((c) => c.id === id) ?? null;
-
-  async function addCell(kind: CellKind, index: number, focus: boolean, source = ""): Promise<Cell | null> {
-    try {
-      const rec = await api.addCell(notebookId, kind, source, Math.min(index, cells.length));
-      const cell = makeCell({ ...rec, outputs: rec.outputs ?? [], status: rec.status ?? "idle" }, Math.min(index, cells.length));
-      if (focus) {
-        select(cell);
-        cell.edit("end");
-        cell.el.scrollIntoView({ block: "nearest" });
-      }
-      return cell;
-    } catch (err) {
-      toast(`Could not add a cell: ${(err as Error).message}`);
-      return null;
-    }
-  }
-
-  async function removeCell(cell: Cell) {
-    const index = cells.indexOf(cell);
-    if (index < 0) return;
-    const source = cell.source();
-    const kind = cell.kind;
-    saver.cancel(`cell:${cell.id}`);
-    try {
-      await api.deleteCell(notebookId, cell.id);
-    } catch (err) {
-      toast(`Could not delete the cell: ${(err as Error).message}`);
-      return;
-    }
-    cells.splice(index, 1);
-    cell.destroy();
-    if (linked === cell) linked = null;
-    if (selected === cell) selected = null;
-    wordsCache = null;
-    const neighbour = cells[index] ?? cells[index - 1];
-    if (neighbour) neighbour.focusCell();
-    toast("Cell deleted", { label: "Undo", run: () => void addCell(kind, index, true, source) }, 7000);
-  }
-
-  async function moveCell(cell: Cell, delta: -1 | 1) {
-    const from = cells.indexOf(cell);
-    const to = from + delta;
-    if (from < 0 || to < 0 || to >= cells.length) return;
-    cells.splice(from, 1);
-    cells.splice(to, 0, cell);
-    const after = cells[to + 1];
-    if (after) cellsEl.insertBefore(cell.el, after.el);
-    else cellsEl.append(cell.el);
-    cell.focusCell();
-    try {
-      await api.moveCell(notebookId, cell.id, to);
-    } catch (err) {
-      toast(`Could not move the cell: ${(err as Error).message}`);
-    }
-  }
-
-  async function changeKind(cell: Cell, kind: CellKind) {
-    try {
-      await saver.flush().catch(() => {});
-      await api.patchCell(notebookId, cell.id, { kind });
-      cell.setKind(kind);
-    } catch (err) {
-      toast(`Could not change the cell: ${(err as Error).message}`);
-    }
-  }
-
-  // ---- running ----------------------------------------------------------------------------------
-  let runChain: Promise<void> = Promise.resolve();
-
-  function run(cell: Cell, advance: boolean): Promise<void> {
-    if (cell.kind === "markdown") {
-      cell.renderMd();
-      cell.setStatus("done", null);
-    } else {
-      cell.outputs.clear();
-      cell.markError(null);
-      cell.setStatus("queued", null);
-      cell.markBusy();
-      const code = cell.source();
-      runChain = runChain.then(() => submit(cell, code));
-    }
-    if (advance) void advanceFrom(cell);
-    return runChain;
-  }
-
-  async function submit(cell: Cell, code: string): Promise<void> {
-    await saver.flush().catch(() => {}); // a failed save must not stop the run; the indicator says so
-    try {
-      await session.execute(cell.id, code);
-    } catch (err) {
-      cell.outputs.error("Not run", (err as Error).message, [], null);
-      cell.setStatus("error", null);
-      cell.setExecutionCount(cell.executionCount);
-    }
-  }
-
-  async function advanceFrom(cell: Cell) {
-    const next = cells[cells.indexOf(cell) + 1];
-    if (next) {
-      select(next);
-      next.edit("end");
-      next.el.scrollIntoView({ block: "nearest" });
-    } else {
-      await addCell("code", cells.length, true);
-    }
-  }
-
-  async function runAll() {
-    for (const cell of [...cells]) {
-      if (cell.kind === "code") void run(cell, false);
-      else cell.renderMd();
-    }
-    await runChain;
-  }
+  cells.load(nb.cells);
 
   // ---- session events ---------------------------------------------------------------------------
-  const off: (() => void)[] = [];
   const showBanner = (text: string | null, withRestart = false) => {
     clear(banner);
     if (!text) return;
@@ -300,7 +133,7 @@ function buildPage(root: HTMLElement, nb: NotebookRecord, crumb: HTMLElement): (
     banner.append(box);
   };
 
-  off.push(
+  const off = [
     session.on("connection", ({ connected }) => {
       if (!connected) toolbar.setKernelStatus("disconnected", "the connection to the server was lost; reconnecting…");
       else toolbar.setKernelStatus("connecting", null);
@@ -312,7 +145,7 @@ function buildPage(root: HTMLElement, nb: NotebookRecord, crumb: HTMLElement): (
     }),
     session.on("device", ({ device }) => toolbar.setDevice(device)),
     session.on("cell_status", ({ cellId, status, durationMs, executionCount }) => {
-      const cell = byId(cellId);
+      const cell = cells.byId(cellId);
       if (!cell) return;
       if (status === "queued" && cell.status !== "queued") {
         // queued by another tab of this notebook: start afresh here too
@@ -324,21 +157,21 @@ function buildPage(root: HTMLElement, nb: NotebookRecord, crumb: HTMLElement): (
       else if (status === "queued" || status === "running") cell.markBusy();
       else cell.setExecutionCount(cell.executionCount);
     }),
-    session.on("stream", ({ cellId, name, text }) => byId(cellId)?.outputs.stream(name, text)),
+    session.on("stream", ({ cellId, name, text }) => cells.byId(cellId)?.outputs.stream(name, text)),
     session.on("result", ({ cellId, data, executionCount }) => {
-      const cell = byId(cellId);
+      const cell = cells.byId(cellId);
       if (!cell) return;
       cell.outputs.result(data, executionCount);
       if (executionCount !== null) cell.executionCount = executionCount;
     }),
     session.on("cell_error", ({ cellId, ename, evalue, traceback, line }) => {
-      const cell = byId(cellId);
+      const cell = cells.byId(cellId);
       if (!cell) return;
       cell.outputs.error(ename, evalue, traceback, line);
       cell.markError(line);
     }),
     session.on("notice", ({ cellId, text }) => {
-      const cell = cellId ? byId(cellId) : null;
+      const cell = cellId ? cells.byId(cellId) : null;
       if (cell) cell.outputs.notice(text);
       else toast(text);
     }),
@@ -346,12 +179,12 @@ function buildPage(root: HTMLElement, nb: NotebookRecord, crumb: HTMLElement): (
       if (reason === "notebook not found") showBanner("This notebook no longer exists (it was deleted, or it is not yours).");
       else toast(`Server refused ${event ?? "a request"}: ${reason}`);
     }),
-  );
+  ];
 
   // ---- the side panels --------------------------------------------------------------------------
   const editorLink: EditorLink = {
     highlightLine(executionCount, line) {
-      const target = executionCount === null ? null : [...cells].reverse().find((c) => c.kind === "code" && c.executionCount === executionCount) ?? null;
+      const target = executionCount === null ? null : cells.byExecutionCount(executionCount);
       if (linked && linked !== target) linked.markLink(null);
       linked = target;
       if (target) target.markLink(line);
@@ -391,8 +224,6 @@ function buildPage(root: HTMLElement, nb: NotebookRecord, crumb: HTMLElement): (
     document.removeEventListener("visibilitychange", onVisibility);
   });
 
-  if (cells.length) select(cells[0]);
-
   return () => {
     void saver.flush({ keepalive: true }).catch(() => {});
     for (const o of off) o();
@@ -404,7 +235,7 @@ function buildPage(root: HTMLElement, nb: NotebookRecord, crumb: HTMLElement): (
       }
     }
     session.close();
-    for (const c of cells) c.destroy();
+    cells.destroy();
     for (const fn of cleanups) fn();
   };
 }

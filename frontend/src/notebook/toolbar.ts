@@ -1,7 +1,7 @@
 // The notebook toolbar: run all, add cell, add markdown, interrupt, restart, kernel status,
 // device indicator, export. It only renders and reports clicks; the page wires the actions.
 
-import { h } from "./dom";
+import { h } from "../dom";
 
 export interface ToolbarActions {
   runAll(): void;

@@ -3,7 +3,7 @@
 // they choose, following prefers-color-scheme. A change dispatches `gradlab-theme` on window
 // ({detail: {theme}}) so canvases and charts can recolour.
 
-import { h } from "./dom";
+import { h } from "../dom";
 
 export type Theme = "light" | "dark";
 const KEY = "gradlab-theme";

@@ -1,4 +1,7 @@
-// Small DOM helpers: element creation without innerHTML, a confirm dialog, toasts.
+// Small DOM helpers used across the app: HTML and SVG element creation without innerHTML, a
+// confirm dialog, toasts, relative times.
+
+const SVG_NS = "http://www.w3.org/2000/svg";
 
 type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
 type Child = Node | string | null | undefined | false;
@@ -25,9 +28,17 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = 
   return el;
 }
 
+/** Create an SVG element with the given attributes. */
+export function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number> = {}): SVGElementTagNameMap[K] {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const key in attrs) el.setAttribute(key, String(attrs[key]));
+  return el;
+}
+
+/** Append children; strings become text nodes (empty ones are skipped, like null and false). */
 export function append(el: Element, ...children: Child[]): void {
   for (const c of children) {
-    if (c === null || c === undefined || c === false) continue;
+    if (c === null || c === undefined || c === false || c === "") continue;
     el.append(typeof c === "string" ? document.createTextNode(c) : c);
   }
 }
