@@ -17,6 +17,9 @@ _LEAF_DIRTY = "a leaf Variable that requires grad has been used in an in-place o
 class FunctionCtx(Node):
     """Context object handed to ``forward``/``backward``; also the graph node."""
 
+    # each Function's node class names the Function (see _FunctionMeta)
+    forward = "result = <Function>.forward(ctx, ...)"
+    formula = "grads = <Function>.backward(ctx, grad)"
     _custom = True
     _materialize = True
     _non_diff = ()
@@ -79,7 +82,9 @@ class _FunctionMeta(type):
     def __init__(cls, name, bases, attrs):
         super().__init__(name, bases, attrs)
         # The graph node class, named as PyTorch names it: MyFunc -> MyFuncBackward.
-        cls._backward_cls = type(name + "Backward", (FunctionCtx,), {"_fn": cls})
+        cls._backward_cls = type(name + "Backward", (FunctionCtx,), {
+            "_fn": cls, "forward": f"result = {name}.forward(ctx, ...)",
+            "formula": f"grads = {name}.backward(ctx, grad)"})
 
 
 class Function(metaclass=_FunctionMeta):

@@ -1,4 +1,7 @@
-"""Finite-difference checks of analytic gradients: ``gradcheck`` and ``gradgradcheck``."""
+"""Finite-difference checks of analytic gradients: ``gradcheck`` and ``gradgradcheck`` (of a
+function), and ``check_node`` (of one recorded graph node, through its ``replay``)."""
+import time
+
 import numpy as np
 
 from .grad_mode import enable_grad, no_grad
@@ -137,3 +140,176 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
 
     return gradcheck(first_derivatives, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
                      raise_exception=raise_exception)
+
+
+# -- one graph node, as the playground's "Check gradient" asks -----------------------------------
+NODE_CHECK_EPS = 1e-6
+NODE_CHECK_MAX_ELEMS = 2000        # elements of one input compared, at most (a sample beyond)
+NODE_CHECK_BUDGET_S = 3.0          # wall time for the finite differences of one check
+NODE_CHECK_MAX_NUMEL = 4_000_000   # larger inputs/outputs are not checked
+NODE_CHECK_ATOL = 1e-5
+NODE_CHECK_RTOL = 1e-3
+
+
+def _host64(a, dtype=np.float64):
+    if type(a).__module__ != "numpy":
+        a = a.get()
+    return np.array(a, dtype=dtype, order="C")
+
+
+def _refused(reason):
+    return {"ok": False, "reason": reason, "inputs": []}
+
+
+def check_node(node, inputs, out_shape, cotangent=None, *, input_names=None, eps=NODE_CHECK_EPS,
+               max_elems=NODE_CHECK_MAX_ELEMS, budget_s=NODE_CHECK_BUDGET_S, max_numel=NODE_CHECK_MAX_NUMEL,
+               atol=NODE_CHECK_ATOL, rtol=NODE_CHECK_RTOL):
+    """Check one recorded node's backward against central differences of its forward.
+
+    ``inputs``: the tensors the op was called with, one per ``node.next_functions`` entry (None
+    for an input the node does not take as a tensor); they are copied to float64 and the node's
+    ``replay`` recomputes the output from the copies.  ``cotangent``: the gradient that flowed
+    into the node (an array of ``out_shape``), else ones (one element) or a fixed random one.
+    The vector-Jacobian product of the node's backward with the cotangent is compared, element
+    by element (a sample of ``max_elems`` per input, within ``budget_s``), with the numerical
+    derivative of ``sum(cotangent * replay(inputs))``.  Elements where the one-sided differences
+    disagree (a kink: relu at 0, clamp at a bound) are skipped and counted.
+
+    Returns a dict: ``ok``, ``reason`` (why nothing could be compared), ``eps``, ``cotangent``
+    ("recorded", "ones" or "random"), ``inputs`` (one entry per compared input: index, node
+    name, checked, skipped, numel, max_abs_diff, max_rel_diff, analytic_norm, numeric_norm, ok),
+    ``sampled`` and ``partial`` (outputs that were NaN/inf were left out)."""
+    from ..tensor import Tensor
+    from . import grad as autograd_grad
+    from . import observe
+
+    if getattr(node, "n_outputs", 1) != 1 or not node.can_replay():
+        return _refused(f"no forward rule for {node.name()}")
+    edges = node.next_functions
+    xs, checked = [], []
+    for i, t in enumerate(inputs):
+        if t is None:
+            xs.append(None)
+            continue
+        a = t._data
+        floating = a.dtype.kind == "f"
+        a = _host64(a) if floating else _host64(a, a.dtype)
+        if floating and i < len(edges) and edges[i][0] is not None:
+            if a.size > max_numel:
+                return _refused(f"input {i} has {a.size} elements: too large to check")
+            checked.append(i)
+        xs.append(Tensor._make(a))
+    if not checked:
+        return _refused("no input of this node needs a gradient")
+    out_shape = tuple(out_shape)
+    n_out = int(np.prod(out_shape)) if out_shape else 1
+    if n_out > max_numel:
+        return _refused(f"the output has {n_out} elements: too large to check")
+    if cotangent is not None and tuple(np.shape(cotangent)) == out_shape:
+        cot, cot_kind = _host64(cotangent), "recorded"
+    elif n_out == 1:
+        cot, cot_kind = np.ones(out_shape), "ones"
+    else:
+        cot, cot_kind = np.random.default_rng(0).standard_normal(out_shape), "random"
+
+    prev = observe._active
+    observe._active = None  # the check itself is not part of anybody's graph
+    try:
+        for i in checked:
+            xs[i].requires_grad_(True)
+        with enable_grad():
+            out = node.replay(xs, out_shape)
+        if tuple(out.shape) != out_shape:
+            return _refused(f"the forward rule of {node.name()} made shape {list(out.shape)}, not {list(out_shape)}")
+        finite = np.isfinite(_host64(out._data)) & np.isfinite(cot)
+        if not finite.any():
+            return _refused("the node's output (or the gradient flowing into it) is not finite: nothing to compare")
+        cot = np.where(finite, cot, 0.0)
+        partial = not finite.all()
+        with no_grad():
+            if not node.replay_rebuilds:
+                grads = node.backward(Tensor._make(cot.astype(out._data.dtype)))
+                grads = [grads[i] if i < len(grads) else None for i in checked]
+            else:
+                if type(out.grad_fn) is not type(node):
+                    made = out.grad_fn.name() if out.grad_fn is not None else "no node"
+                    return _refused(f"the forward rule of {node.name()} rebuilt {made} instead")
+                grads = autograd_grad(out, [xs[i] for i in checked], grad_outputs=Tensor._make(cot),
+                                      allow_unused=True)
+        for i in checked:
+            xs[i].requires_grad_(False)
+        analytic = []
+        for i, g in zip(checked, grads):
+            shape = xs[i]._data.shape
+            if g is None:
+                analytic.append(np.zeros(shape))
+            else:
+                ga = _host64(g._data)
+                analytic.append(np.broadcast_to(ga, shape) if ga.shape != shape else ga)
+
+        def loss():
+            with no_grad():
+                v = node.replay(xs, out_shape)
+            return float(np.sum(cot * np.where(finite, _host64(v._data), 0.0)))
+
+        t0 = time.perf_counter()
+        base = loss()
+        t_eval = max(time.perf_counter() - t0, 1e-6)
+        deadline = time.perf_counter() + budget_s
+        per_input = max(1, int(budget_s / (2 * t_eval * len(checked))))
+        results = []
+        for i, ga in zip(checked, analytic):
+            results.append(_compare_input(i, xs[i]._data.reshape(-1), ga.reshape(-1), loss, base, eps,
+                                          min(max_elems, per_input), deadline, partial, atol, rtol,
+                                          input_names[i] if input_names and i < len(input_names) else None))
+    finally:
+        observe._active = prev
+    ok = all(e["ok"] for e in results)
+    reason = None
+    if not ok and all(e["checked"] == 0 for e in results):
+        reason = "no element could be compared (the op is not differentiable at these values)"
+    return {"ok": ok, "reason": reason, "eps": eps, "cotangent": cot_kind, "inputs": results,
+            "sampled": [e["index"] for e in results if e["checked"] + e["skipped"] < e["numel"]],
+            "partial": partial}
+
+
+def _compare_input(i, flat, gflat, loss, base, eps, most, deadline, partial, atol, rtol, name):
+    """Central differences of ``loss`` over (a sample of) the elements of ``flat`` (a view of
+    the input, perturbed in place) against the analytic gradient ``gflat``."""
+    if most >= flat.size:
+        idx = np.arange(flat.size)
+    else:
+        idx = np.sort(np.random.default_rng(1234 + i).choice(flat.size, most, replace=False))
+    num = np.empty(idx.size)
+    keep = np.ones(idx.size, dtype=bool)
+    done = 0
+    for k, j in enumerate(idx):
+        if time.perf_counter() > deadline and done:
+            break
+        orig = flat[j]
+        flat[j] = orig + eps
+        fp = loss()
+        flat[j] = orig - eps
+        fm = loss()
+        flat[j] = orig
+        num[k] = (fp - fm) / (2 * eps)
+        dp, dm = (fp - base) / eps, (base - fm) / eps
+        if not (np.isfinite(fp) and np.isfinite(fm)) or abs(dp - dm) > 0.1 * max(abs(dp), abs(dm)) + 1e-4:
+            keep[k] = False  # not differentiable here (a kink, a pole): skipped
+        done += 1
+    num, sel, keep = num[:done], idx[:done], keep[:done]
+    a_sel = gflat[sel]
+    if partial:  # gradients through NaN/inf outputs are NaN whatever the rule: left out
+        keep &= np.isfinite(a_sel)
+    a_k, n_k = a_sel[keep], num[keep]
+    entry = {"index": i, "node": name, "checked": int(keep.sum()), "skipped": int((~keep).sum()),
+             "numel": int(flat.size), "max_abs_diff": None, "max_rel_diff": None,
+             "analytic_norm": float(np.linalg.norm(a_k)), "numeric_norm": float(np.linalg.norm(n_k)), "ok": False}
+    if a_k.size:
+        diff = np.abs(a_k - n_k)
+        mag = np.maximum(np.abs(a_k), np.abs(n_k))
+        tol = atol * max(1.0, float(mag.max())) + rtol * mag
+        entry["max_abs_diff"] = float(diff.max())
+        entry["max_rel_diff"] = float((diff / np.maximum(mag, atol)).max())
+        entry["ok"] = bool(np.all(diff <= tol)) and bool(np.all(np.isfinite(a_k)))
+    return entry

@@ -7,6 +7,7 @@ gradient must have, and the tensors its backward formula needs (saved with their
 that an in-place change is caught).  ``AccumulateGrad`` ends every path at a leaf.
 """
 import itertools
+import re
 import sys
 
 import numpy as _np
@@ -28,7 +29,23 @@ class Node:
     __slots__ = ("next_functions", "_meta", "_seq", "_saved", "_versions", "_freed",
                  "_pre_hooks", "_hooks", "_retain", "_obs", "__weakref__", "__dict__")
     n_outputs = 1
-    # Readable local derivative rules, shown by the playground while stepping.
+    # The texts the playground shows while stepping through backpropagation (see ``rule``).
+    # ``forward``: what the op computed, in the names its ``formula`` uses: the inputs named as in
+    # PyTorch's signature (self, other, mat2, weight, ...), ``result`` for the output (or the
+    # outputs' names when there are several), e.g. "result = self * other".  None: ``rule``
+    # builds "result = mul(...)" from the class name.
+    forward = None
+    # ``formula``: the local derivative rule, PyTorch derivatives.yaml style, one assignment per
+    # input joined with "; ", e.g. "grad_self = grad * other; grad_other = grad * self".  On the
+    # right, ``grad`` is the gradient of ``result`` (``grad_<output>`` or ``grads`` when there
+    # are several outputs).  Each assignment is one of:
+    #   grad_<input> = expr     the gradient of one input ("= None ...": none is propagated);
+    #   grad_<list>[i] = expr   the gradient of each tensor of a list input (cat's tensors);
+    #   grads = expr            all the input gradients at once (custom Function, module hooks,
+    #                           a fused recurrent layer, an op without a derivative);
+    #   leaf.grad += grad       AccumulateGrad.
+    # A bracketed factor such as "[/ numel]" applies only in some modes (reduction="mean").
+    # Python-like ASCII math; one line per assignment.  None: no rule to show.
     formula = None
     _custom = False  # custom autograd.Function nodes run backward even when every grad is None
 
@@ -44,6 +61,17 @@ class Node:
     # -- metadata ---------------------------------------------------------------------------
     def name(self):
         return type(self).__name__
+
+    @classmethod
+    def rule(cls):
+        """``{"forward": str, "lines": [str, ...]}``: ``forward`` (or "result = mul(...)" built
+        from the class name when it is None) and ``formula`` split into its assignments (``[]``
+        when it is None).  Callable on the class or on a node (``y.grad_fn.rule()``); either way
+        the text is the class's."""
+        fwd = cls.forward
+        if fwd is None:
+            fwd = f"result = {op_name(cls.__name__)}(...)"
+        return {"forward": fwd, "lines": cls.formula.split("; ") if cls.formula else []}
 
     def _sequence_nr(self):
         return self._seq
@@ -102,8 +130,37 @@ class Node:
     def backward(self, *grads):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    # -- replay (gradient check) ----------------------------------------------------------------
+    # ``replay(xs, out_shape)`` recomputes the node's output from ``xs`` -- the tensors the op was
+    # called with, one per ``next_functions`` entry, None for an operand it did not take as a
+    # tensor -- with the engine's ops, recording a node of the same class when an input requires
+    # grad.  ``gradcheck.check_node`` differentiates it numerically and compares with what the
+    # node's backward gives.  An op defines it next to its backward; nodes without one cannot be
+    # checked.  ``replay_rebuilds = False``: the replay computes the same values but through other
+    # nodes, so the analytic side is this node's own ``backward``.
+    replay_rebuilds = True
+
+    def replay(self, xs, out_shape):
+        raise NotImplementedError(f"{self.name()} has no replay")
+
+    @classmethod
+    def can_replay(cls):
+        return cls.replay is not Node.replay
+
     def __call__(self, *grads):
         return self.backward(*grads)
+
+
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[0-9]D)(?=[A-Z])")
+_NODE_NAME = re.compile(r"^(.*?)((?:Backward)*)\d*$")
+
+
+def op_name(node_name):
+    """The op a node class is named after: "LogSoftmaxBackward0" -> "log_softmax",
+    "MaxPool2DWithIndicesBackward0" -> "max_pool2d_with_indices", "AvgPool2DBackwardBackward0"
+    -> "avg_pool2d_backward", "torch::autograd::NotImplemented" -> "not_implemented"."""
+    base, backwards = _NODE_NAME.match(node_name.rsplit("::", 1)[-1]).group(1, 2)
+    return _CAMEL.sub("_", base).lower() + "_backward" * max(0, backwards.count("Backward") - 1)
 
 
 class _Handle:
@@ -131,6 +188,8 @@ class AccumulateGrad(Node):
     """Sink of a leaf tensor: adds the incoming gradient into ``variable.grad``."""
 
     __slots__ = ("variable", "_post_hooks")
+    forward = "leaf tensor (requires_grad=True)"
+    formula = "leaf.grad += grad"
 
     def __init__(self, variable):
         super().__init__()

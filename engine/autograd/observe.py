@@ -2,8 +2,10 @@
 
 API
 ---
-``Observer(max_nodes=20000, max_steps=20000, keep_values=False)``
+``Observer(max_nodes=20000, max_steps=20000, keep_values=False, max_passes=None, keep_inputs_bytes=0)``
     ``with Observer() as obs:`` (or ``obs.start()`` / ``obs.stop()``) records while active.
+    With ``keep_values`` and ``keep_inputs_bytes``, each op record also keeps the tensors the op
+    was called with (until that many bytes of inputs are kept), for ``check_gradient``.
     Observers nest: the innermost one records, the outer one resumes when it stops.
 ``obs.name(tensor, "fc1.weight")``
     display name of a leaf tensor (before or after it was recorded).
@@ -17,6 +19,9 @@ API
     ``(src, dst)`` record-id pairs; ids of op records nothing else consumes.
 ``obs.as_dict()``
     everything as JSON-ready dicts (the contract described in docs/observe.md).
+``obs.check_gradient(node_id)``
+    the node's backward against finite differences of its forward (see ``gradcheck.check_node``),
+    at the values it was recorded with.
 ``obs.backward_passes``, ``obs.dropped_nodes``, ``obs.dropped_steps``
     counters.
 ``scope(name)``
@@ -73,9 +78,12 @@ def current_scope():
 
 
 def _user_frame():
-    """The innermost frame outside the engine package: the user code that made the node."""
-    f = sys._getframe(2)
-    while f is not None and f.f_code.co_filename.startswith(_ENGINE_DIR):
+    """The innermost frame outside the engine package and outside any observer's ``on_node`` (a
+    subclass may extend it from anywhere): the user code that made the node, however deep the
+    engine's own calls are."""
+    f = sys._getframe(1)
+    while f is not None and (f.f_code.co_filename.startswith(_ENGINE_DIR)
+                             or (f.f_code.co_name == "on_node" and isinstance(f.f_locals.get("self"), Observer))):
         f = f.f_back
     return f
 
@@ -158,7 +166,7 @@ def summarize(t):
 class Observer:
     """Records graph nodes and backward steps while active (``with`` or ``start``/``stop``)."""
 
-    def __init__(self, max_nodes=20000, max_steps=20000, keep_values=False, max_passes=None):
+    def __init__(self, max_nodes=20000, max_steps=20000, keep_values=False, max_passes=None, keep_inputs_bytes=0):
         self.max_nodes = max_nodes
         self.max_steps = max_steps
         self.keep_values = keep_values
@@ -175,6 +183,11 @@ class Observer:
         self._keep = []  # objects whose ids are in _ids, so ids stay unique
         self._names = {}
         self._prev = None
+        # record id -> ((tensor, its version then, whether the op wrote into it) or None, ...)
+        self.inputs_of = {}
+        self.keep_inputs_bytes = keep_inputs_bytes if keep_values else 0
+        self.kept_bytes = 0
+        self._kept_ids = set()
 
     # -- activation -------------------------------------------------------------------------
     def start(self):
@@ -287,6 +300,13 @@ class Observer:
         self._keep.append(node)
         node._obs = r.id
         self.nodes.append(r)
+        if self.kept_bytes < self.keep_inputs_bytes:
+            for t in inputs:
+                if t is not None and id(t) not in self._kept_ids:
+                    self._kept_ids.add(id(t))
+                    self.kept_bytes += t._data.nbytes
+            self.inputs_of[r.id] = tuple(
+                None if t is None else (t, t._vc.v, any(t is o for o in outputs)) for t in inputs)
 
     def edges(self):
         """(source record id, destination record id) for each drawn edge."""
@@ -305,6 +325,59 @@ class Observer:
             "dropped_nodes": self.dropped_nodes,
             "dropped_steps": self.dropped_steps,
         }
+
+    # -- gradient check ---------------------------------------------------------------------
+    def check_gradient(self, node_id, **limits):
+        """Check the backward of op record ``node_id`` at the values it was recorded with (needs
+        ``keep_values`` and ``keep_inputs_bytes``).  A dict: ``ok``, ``reason`` (why it could not
+        be checked), ``op``, ``eps``, ``cotangent``, ``note`` and ``inputs`` (see
+        ``gradcheck.check_node``; each input's ``node`` is the record its value came from)."""
+        from .gradcheck import check_node
+
+        if not self.nodes:
+            return _unchecked("no graph yet: run a cell that builds one")
+        if not 0 <= node_id < len(self.nodes):
+            return _unchecked(f"no node {node_id} in the last graph")
+        r = self.nodes[node_id]
+        if r.kind == "leaf":
+            return _unchecked("gradient check is available for op nodes (this is a leaf tensor)")
+        node = r.grad_fn
+        if node is None or r.op == "AccumulateGrad":
+            return _unchecked("gradient check is available for op nodes")
+        kept = self.inputs_of.get(node_id)
+        if kept is None or r.tensor is None:
+            return _unchecked("the graph's values were not kept")
+        if any(k is not None and k[2] for k in kept):
+            return _unchecked(f"{r.op} was done in place (its input was overwritten by its result): "
+                              "gradient check is not available for in-place ops")
+        changed = [f"input {i}" + (f" (node {r.inputs[i]})" if i < len(r.inputs) and r.inputs[i] is not None else "")
+                   for i, k in enumerate(kept)
+                   if k is not None and k[0]._vc.v != k[1] and k[0].is_floating_point()
+                   and i < len(node.next_functions) and node.next_functions[i][0] is not None]
+        cotangent = None
+        for s in reversed(self.steps):  # the gradient that flowed into this node, if it was kept
+            if s.node == node_id and s.op == r.op and s.values is not None and s.values[0]:
+                g = s.values[0][0]
+                if g is not None:
+                    cotangent = g._data if type(g._data).__module__ == "numpy" else g._data.get()
+                break
+        res = check_node(node, [None if k is None else k[0] for k in kept], r.out_shapes[0], cotangent,
+                         input_names=list(r.inputs), **limits)
+        res["op"] = r.op
+        notes = []
+        if changed and res.get("inputs"):
+            notes.append(", ".join(changed) + " changed in place since the graph was recorded (an optimizer "
+                         "step?): compared at the current values")
+        if res.get("sampled"):
+            notes.append("compared a sample of the elements of " + ", ".join(f"input {i}" for i in res["sampled"]))
+        if res.get("partial"):
+            notes.append("outputs that are NaN/inf (or get a NaN gradient) were left out")
+        if any(e["skipped"] for e in res.get("inputs", ())):
+            notes.append("elements where the op is not differentiable here (a kink, a NaN) were skipped")
+        res["note"] = "; ".join(notes) or None
+        res.pop("sampled", None)
+        res.pop("partial", None)
+        return res
 
     # -- backward ---------------------------------------------------------------------------
     def backward_begin(self, roots):
@@ -340,6 +413,10 @@ class Observer:
         if self.max_passes is not None and self.backward_passes >= self.max_passes and _active is self:
             self.paused = True
             _active = self._prev  # recording is over: ops stop calling this observer
+
+
+def _unchecked(reason):
+    return {"ok": False, "reason": reason, "inputs": []}
 
 
 def active():

@@ -254,7 +254,8 @@ LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place oper
 class CopySlices(Node):
     """Grad_fn of a base tensor after one of its views was modified in place."""
 
-    formula = "grad_base = grad outside the view; grad_src = grad[view]"
+    forward = "result = base with view_fn(base) replaced by src  (in place, through a view)"
+    formula = "grad_base = grad * mask  (mask: 0 inside view_fn, 1 elsewhere); grad_src = view_fn(grad)"
 
     def __init__(self, view_fn):
         super().__init__()

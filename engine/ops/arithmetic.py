@@ -15,8 +15,18 @@ def _lhs(input, other):
     return input
 
 
+
+def _operand(x):
+    """A replayed operand: a number the node does not keep counts as 0 (it does not change the
+    derivative with respect to the other operand)."""
+    return 0.0 if x is None else x
+
 class AddBackward0(Node):
+    forward = "result = self + alpha * other"
     formula = "grad_self = grad; grad_other = alpha * grad"
+
+    def replay(self, xs, out_shape):
+        return add(_operand(xs[0]), _operand(xs[1]), alpha=self.alpha)
 
     def __init__(self, alpha=1):
         super().__init__()
@@ -27,7 +37,11 @@ class AddBackward0(Node):
 
 
 class SubBackward0(Node):
+    forward = "result = self - alpha * other"
     formula = "grad_self = grad; grad_other = -alpha * grad"
+
+    def replay(self, xs, out_shape):
+        return sub(_operand(xs[0]), _operand(xs[1]), alpha=self.alpha)
 
     def __init__(self, alpha=1):
         super().__init__()
@@ -38,14 +52,26 @@ class SubBackward0(Node):
 
 
 class RsubBackward1(Node):
-    formula = "grad_self = -grad"
+    forward = "result = other - alpha * self  (other: a number)"
+    formula = "grad_self = -alpha * grad"
+
+    def __init__(self, alpha=1):
+        super().__init__()
+        self.alpha = alpha
+
+    def replay(self, xs, out_shape):
+        return rsub(xs[0], 0.0, alpha=self.alpha)
 
     def backward(self, grad):
-        return (-grad,)
+        return (-grad if self.alpha == 1 else grad * -self.alpha,)
 
 
 class MulBackward0(Node):
+    forward = "result = self * other"
     formula = "grad_self = grad * other; grad_other = grad * self"
+
+    def replay(self, xs, out_shape):
+        return mul(xs[0], xs[1])
 
     def backward(self, grad):
         a, b = self.saved()
@@ -57,7 +83,11 @@ class MulBackward0(Node):
 class MulBackward1(Node):
     """Multiplication by a Python number."""
 
+    forward = "result = self * other  (other: a number)"
     formula = "grad_self = grad * other"
+
+    def replay(self, xs, out_shape):
+        return mul(xs[0], self.other)
 
     def __init__(self, other):
         super().__init__()
@@ -69,7 +99,11 @@ class MulBackward1(Node):
 
 
 class DivBackward0(Node):
+    forward = "result = self / other"
     formula = "grad_self = grad / other; grad_other = -grad * self / other**2"
+
+    def replay(self, xs, out_shape):
+        return div(xs[0], xs[1])
 
     def backward(self, grad):
         a, b = self.saved()
@@ -80,7 +114,11 @@ class DivBackward0(Node):
 
 
 class DivBackward1(Node):
+    forward = "result = self / other  (other: a number)"
     formula = "grad_self = grad / other"
+
+    def replay(self, xs, out_shape):
+        return div(xs[0], self.other)
 
     def __init__(self, other):
         super().__init__()
@@ -92,14 +130,22 @@ class DivBackward1(Node):
 
 
 class NegBackward0(Node):
+    forward = "result = -self"
     formula = "grad_self = -grad"
+
+    def replay(self, xs, out_shape):
+        return neg(xs[0])
 
     def backward(self, grad):
         return (-grad,)
 
 
 class PowBackward0(Node):
+    forward = "result = self ** exponent  (exponent: a number)"
     formula = "grad_self = grad * exponent * self**(exponent - 1)"
+
+    def replay(self, xs, out_shape):
+        return pow(xs[0], self.exponent)
 
     def __init__(self, exponent):
         super().__init__()
@@ -116,7 +162,12 @@ class PowBackward0(Node):
 
 
 class PowBackward1(Node):
-    formula = "grad_self = grad * exponent * self**(exponent-1); grad_exponent = grad * result * log(self)"
+    forward = "result = self ** exponent"
+    formula = ("grad_self = grad * where(exponent == 0, 0, exponent * self**(exponent - 1)); "
+               "grad_exponent = grad * where((self == 0) & (exponent >= 0), 0, result * log(self))")
+
+    def replay(self, xs, out_shape):
+        return pow(xs[0], xs[1])
 
     def backward(self, grad):
         a, b, result = self.saved()
@@ -137,7 +188,11 @@ class PowBackward1(Node):
 class PowBackward2(Node):
     """Python number raised to a tensor."""
 
-    formula = "grad_exponent = grad * result * log(self)"
+    forward = "result = self ** exponent  (self: a number)"
+    formula = "grad_exponent = grad * result * log(self)  (0 when self == 0)"
+
+    def replay(self, xs, out_shape):
+        return pow(self.base, xs[-1])
 
     def __init__(self, base):
         super().__init__()
@@ -194,7 +249,7 @@ def rsub(input, other, alpha=1):
     ad, bd = promote(input, other)
     r = Tensor._make(bd - ad * alpha)
     if needs_grad(input):
-        record(RsubBackward1(), (input,), r)
+        record(RsubBackward1(alpha), (input,), r)
     return r
 
 
@@ -305,6 +360,9 @@ def _trunc_divide(input, other):
 class NotImplementedBackward(Node):
     """Grad_fn of ops PyTorch does not differentiate: backward raises PyTorch's error."""
 
+    forward = "result = op(self, other)  (an op PyTorch does not differentiate)"
+    formula = "grads = raise RuntimeError('derivative for aten::op is not implemented')"
+
     def __init__(self, op):
         super().__init__()
         self.op = op
@@ -320,6 +378,7 @@ NotImplementedBackward.__name__ = NotImplementedBackward.__qualname__ = "NotImpl
 
 
 class RemainderBackward0(Node):
+    forward = "result = remainder(self, other) = self - floor(self / other) * other"
     formula = "grad_self = grad; grad_other = -grad * floor(self / other)"
 
     def backward(self, grad):
@@ -332,6 +391,7 @@ class RemainderBackward0(Node):
 
 
 class RemainderBackward1(Node):
+    forward = "result = remainder(self, other)  (or fmod; other: a number)"
     formula = "grad_self = grad"
 
     def backward(self, grad):
@@ -442,6 +502,7 @@ float_power = _float_power
 
 
 class LerpBackward0(Node):
+    forward = "result = self + weight * (end - self)  (weight: a number)"
     formula = "grad_self = grad * (1 - weight); grad_end = grad * weight"
 
     def __init__(self, weight):
@@ -454,6 +515,7 @@ class LerpBackward0(Node):
 
 
 class LerpBackward1(Node):
+    forward = "result = self + weight * (end - self)"
     formula = "grad_self = grad * (1 - weight); grad_end = grad * weight; grad_weight = grad * (end - self)"
 
     def backward(self, grad):

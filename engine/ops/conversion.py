@@ -8,6 +8,7 @@ from ._util import Node, Tensor, needs_grad, record, xp_of
 
 
 class ToCopyBackward0(Node):
+    forward = "result = self.to(dtype, device)"
     formula = "grad_self = grad.to(self.dtype, self.device)"
 
     def __init__(self, dtype, dev):
@@ -103,6 +104,7 @@ def cuda(input, device=None, non_blocking=False, memory_format=None):
 
 
 class CloneBackward0(Node):
+    forward = "result = self.clone()  (or self.contiguous())"
     formula = "grad_self = grad"
 
     def backward(self, grad):

@@ -200,7 +200,8 @@ def _reraise_index_error(e, key):
 
 # -- advanced indexing ops ------------------------------------------------------------------
 class IndexBackward0(Node):
-    formula = "grad_self = zeros(self.shape).index_put_(indices, grad, accumulate=True)"
+    forward = "result = self[indices]  (advanced indexing)"
+    formula = "grad_self = zeros(self.shape).index_put(indices, grad, accumulate=True)"
 
     def __init__(self, shape, key):
         super().__init__()
@@ -278,7 +279,8 @@ def _value_data(value, np_dtype, xp):
 
 
 class IndexPutBackward0(Node):
-    formula = "grad_self = grad.index_put(indices, 0) (or grad if accumulate); grad_values = grad[indices]"
+    forward = "result = self.index_put(indices, values, accumulate)"
+    formula = "grad_self = grad if accumulate else grad.index_put(indices, 0); grad_values = grad[indices]"
 
     def __init__(self, key, accumulate):
         super().__init__()
@@ -499,7 +501,8 @@ def _copy_data(dst, value, np_dtype, nd_view=None):
 
 
 class CopyBackwards(Node):
-    formula = "grad_self = zeros_like(grad); grad_src = grad"
+    forward = "result = self.copy_(src)  (src broadcast to self's shape)"
+    formula = "grad_self = 0 * grad; grad_src = grad"
 
     def backward(self, grad):
         nf = self.next_functions
@@ -525,14 +528,16 @@ def copy_(self, src, non_blocking=False):
 
 
 class FillBackward2(Node):
-    formula = "grad_self = zeros_like(grad)"
+    forward = "result = self.fill_(value)  (value: a number)"
+    formula = "grad_self = 0 * grad"
 
     def backward(self, grad):
         return (grad * 0,)
 
 
 class FillBackward3(Node):
-    formula = "grad_self = zeros_like(grad); grad_value = grad.sum()"
+    forward = "result = self.fill_(value)  (value: a 0-dim tensor)"
+    formula = "grad_self = 0 * grad; grad_value = grad.sum()"
 
     def backward(self, grad):
         nf = self.next_functions
@@ -540,7 +545,7 @@ class FillBackward3(Node):
 
 
 class ZeroBackward0(FillBackward2):
-    pass
+    forward = "result = self.zero_()"
 
 
 def _filled(old, value, cls=FillBackward2):
@@ -591,6 +596,7 @@ def _index_data(index, op):
 
 
 class IndexSelectBackward0(Node):
+    forward = "result = self.index_select(dim, index)"
     formula = "grad_self = zeros(self.shape).index_add(dim, index, grad)"
 
     def __init__(self, shape, dim, index):
@@ -675,6 +681,7 @@ def _coords(idx, d):
 
 
 class GatherBackward0(Node):
+    forward = "result = self.gather(dim, index)"
     formula = "grad_self = zeros(self.shape).scatter_add(dim, index, grad)"
 
     def __init__(self, shape, dim, index):
@@ -716,6 +723,7 @@ def take_along_dim(input, indices, dim=None, *, out=None):
 
 
 class ScatterBackward0(Node):
+    forward = "result = self.scatter(dim, index, src)"
     formula = "grad_self = grad.scatter(dim, index, 0); grad_src = grad.gather(dim, index)"
 
     def __init__(self, dim, index):
@@ -730,6 +738,7 @@ class ScatterBackward0(Node):
 
 
 class ScatterBackward1(ScatterBackward0):
+    forward = "result = self.scatter(dim, index, value)  (value: a number)"
     formula = "grad_self = grad.scatter(dim, index, 0)"
 
 
@@ -778,6 +787,7 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
 
 
 class ScatterAddBackward0(Node):
+    forward = "result = self.scatter_add(dim, index, src)"
     formula = "grad_self = grad; grad_src = grad.gather(dim, index)"
 
     def __init__(self, dim, index):
@@ -815,6 +825,7 @@ def _dim_key(d, idx):
 
 
 class IndexAddBackward0(Node):
+    forward = "result = self.index_add(dim, index, source, alpha=alpha)"
     formula = "grad_self = grad; grad_source = grad.index_select(dim, index) * alpha"
 
     def __init__(self, dim, index, alpha, src_shape):
@@ -868,6 +879,7 @@ def index_add(input, dim, index, source, *, alpha=1):
 
 
 class IndexFillBackward0(Node):
+    forward = "result = self.index_fill(dim, index, value)  (value: a number)"
     formula = "grad_self = grad.index_fill(dim, index, 0)"
 
     def __init__(self, dim, index):
@@ -879,6 +891,7 @@ class IndexFillBackward0(Node):
 
 
 class IndexFillBackward1(IndexFillBackward0):
+    forward = "result = self.index_fill(dim, index, value)"
     formula = "grad_self = grad.index_fill(dim, index, 0); grad_value = grad.index_select(dim, index).sum()"
 
     def backward(self, grad):
@@ -916,6 +929,7 @@ def index_fill(input, dim, index, value):
 
 
 class IndexCopyBackward0(Node):
+    forward = "result = self.index_copy(dim, index, source)"
     formula = "grad_self = grad.index_fill(dim, index, 0); grad_source = grad.index_select(dim, index)"
 
     def __init__(self, dim, index):
@@ -963,6 +977,7 @@ def _mask_data(mask, op):
 
 
 class MaskedFillBackward0(Node):
+    forward = "result = self.masked_fill(mask, value)  (value: a number)"
     formula = "grad_self = grad.masked_fill(mask, 0)"
 
     def __init__(self, mask):
@@ -974,6 +989,7 @@ class MaskedFillBackward0(Node):
 
 
 class MaskedFillBackward1(MaskedFillBackward0):
+    forward = "result = self.masked_fill(mask, value)"
     formula = "grad_self = grad.masked_fill(mask, 0); grad_value = where(mask, grad, 0).sum()"
 
     def backward(self, grad):
@@ -1004,7 +1020,8 @@ def masked_fill(input, mask, value):
 
 
 class MaskedSelectBackward0(Node):
-    formula = "grad_self = zeros(broadcast shape).masked_scatter(mask, grad)"
+    forward = "result = self.masked_select(mask)"
+    formula = "grad_self = zeros(broadcast(self, mask).shape).masked_scatter(mask, grad)"
 
     def __init__(self, mask, shape):
         super().__init__()
@@ -1035,7 +1052,9 @@ def masked_select(input, mask, *, out=None):
 
 
 class MaskedScatterBackward0(Node):
-    formula = "grad_self = grad.masked_fill(mask, 0); grad_source = pad(grad.masked_select(mask))"
+    forward = "result = self.masked_scatter(mask, source)"
+    formula = ("grad_self = grad.masked_fill(mask, 0); "
+               "grad_source = grad.masked_select(mask) zero-padded to source.shape")
 
     def __init__(self, mask, src_shape):
         super().__init__()
@@ -1089,7 +1108,8 @@ def masked_scatter(input, mask, source):
 
 # -- take / put ---------------------------------------------------------------------------------
 class TakeBackward0(Node):
-    formula = "grad_self = zeros(self.shape).put_(index, grad, accumulate=True)"
+    forward = "result = self.take(index)"
+    formula = "grad_self = zeros(self.shape).put(index, grad, accumulate=True)"
 
     def __init__(self, shape, index):
         super().__init__()
@@ -1122,7 +1142,9 @@ def take(input, index):
 
 
 class PutBackward0(Node):
-    formula = "grad_self = grad (accumulate) or grad.put(index, 0); grad_source = grad.take(index)"
+    forward = "result = self.put(index, source, accumulate)"
+    formula = ("grad_self = grad if accumulate else grad.put(index, zeros_like(source)); "
+               "grad_source = grad.take(index)")
 
     def __init__(self, index, accumulate, src_shape):
         super().__init__()

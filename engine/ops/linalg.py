@@ -48,7 +48,11 @@ def _prod(shape):
 
 # -- internal transpose of the last two dims (used by backward formulas) ---------------------
 class TransposeBackward0(Node):
+    forward = "result = self.transpose(-2, -1)"
     formula = "grad_self = grad.transpose(-2, -1)"
+
+    def replay(self, xs, out_shape):
+        return _mT(xs[0])
 
     def backward(self, grad):
         return (_mT(grad),)
@@ -139,7 +143,11 @@ def _check_expand(inp_shape, target):
 
 # -- nodes ----------------------------------------------------------------------------------
 class MmBackward0(Node):
+    forward = "result = self @ mat2"
     formula = "grad_self = grad @ mat2.T; grad_mat2 = self.T @ grad"
+
+    def replay(self, xs, out_shape):
+        return mm(xs[0], xs[1])
 
     def backward(self, grad):
         a, b = self.saved()
@@ -162,7 +170,11 @@ def _transposed(d):
 
 
 class BmmBackward0(Node):
+    forward = "result = self.bmm(mat2)"
     formula = "grad_self = grad.bmm(mat2.mT); grad_mat2 = self.mT.bmm(grad)"
+
+    def replay(self, xs, out_shape):
+        return bmm(xs[0], xs[1])
 
     def backward(self, grad):
         a, b = self.saved()
@@ -172,7 +184,11 @@ class BmmBackward0(Node):
 
 
 class MvBackward0(Node):
+    forward = "result = self @ vec"
     formula = "grad_self = grad.outer(vec); grad_vec = self.T @ grad"
+
+    def replay(self, xs, out_shape):
+        return mv(xs[0], xs[1])
 
     def backward(self, grad):
         m, v = self.saved()
@@ -182,7 +198,11 @@ class MvBackward0(Node):
 
 
 class DotBackward0(Node):
+    forward = "result = (self * tensor).sum()"
     formula = "grad_self = grad * tensor; grad_tensor = grad * self"
+
+    def replay(self, xs, out_shape):
+        return dot(xs[0], xs[1])
 
     def backward(self, grad):
         a, b = self.saved()
@@ -192,13 +212,21 @@ class DotBackward0(Node):
 
 
 class VdotBackward0(DotBackward0):
-    pass
+    forward = "result = (self * other).sum()"
+    formula = "grad_self = grad * other; grad_other = grad * self"
+
+    def replay(self, xs, out_shape):
+        return vdot(xs[0], xs[1])
 
 
 class _MatmulBackward(Node):
     """Batched / promoted matmul; subclasses carry the name PyTorch's last internal op has."""
 
+    forward = "result = self @ other  (matmul, named after its last internal op)"
     formula = "grad_self = grad @ other.mT (summed over broadcast dims); grad_other = self.mT @ grad"
+
+    def replay(self, xs, out_shape):
+        return matmul(xs[0], xs[1])
 
     def backward(self, grad):
         a, b = self.saved()
@@ -409,7 +437,11 @@ def inner(input, other, *, out=None):
 
 
 class AddmmBackward0(Node):
+    forward = "result = beta * self + alpha * (mat1 @ mat2)"
     formula = "grad_self = beta * grad; grad_mat1 = alpha * grad @ mat2.T; grad_mat2 = alpha * mat1.T @ grad"
+
+    def replay(self, xs, out_shape):
+        return addmm(xs[0], xs[1], xs[2], beta=self.beta, alpha=self.alpha)
 
     def __init__(self, beta, alpha):
         super().__init__()
@@ -437,7 +469,11 @@ class AddmmBackward0(Node):
 
 
 class BaddbmmBackward0(AddmmBackward0):
+    forward = "result = beta * self + alpha * batch1.bmm(batch2)"
     formula = "grad_self = beta * grad; grad_batch1 = alpha * grad.bmm(batch2.mT); grad_batch2 = alpha * batch1.mT.bmm(grad)"
+
+    def replay(self, xs, out_shape):
+        return baddbmm(xs[0], xs[1], xs[2], beta=self.beta, alpha=self.alpha)
 
     @staticmethod
     def _prod(x, y):
@@ -445,7 +481,11 @@ class BaddbmmBackward0(AddmmBackward0):
 
 
 class AddmvBackward0(Node):
+    forward = "result = beta * self + alpha * (mat @ vec)"
     formula = "grad_self = beta * grad; grad_mat = alpha * grad.outer(vec); grad_vec = alpha * mat.T @ grad"
+
+    def replay(self, xs, out_shape):
+        return addmv(xs[0], xs[1], xs[2], beta=self.beta, alpha=self.alpha)
 
     def __init__(self, beta, alpha):
         super().__init__()
@@ -556,7 +596,8 @@ class _EinsumBackward(Node):
     other operands.  Repeated labels (diagonals) are restored with identity tensors and labels
     summed inside one operand only are broadcast back with a ones tensor."""
 
-    formula = "grad_op_i = einsum(grad, other operands -> labels of op_i)"
+    forward = "result = einsum(equation, *tensors)"
+    formula = "grad_tensors[i] = einsum(grad, the other tensors -> the labels of tensors[i])"
 
     def __init__(self, labels, out_labels, sizes):
         super().__init__()

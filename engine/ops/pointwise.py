@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import dtypes as _dt
 from ..autograd.grad_mode import GradMode as _GradMode
+from ..autograd.graph import op_name
 from ._util import (Node, Number, Tensor, as_tensor_arg, broadcast_error, inplace, needs_grad, promote, record,
                     scalar_type_name, xp_of)
 from .arithmetic import _out, pow as _pow
@@ -53,6 +54,7 @@ def _zeros(grad):
 class _ZeroGrad(Node):
     """Backward of piecewise-constant ops (floor, round, sign…): zero gradient for each input."""
 
+    forward = "result = op(self)  (piecewise constant)"  # each class made by _zero_class has its own
     formula = "grad_self = 0"
 
     def backward(self, grad):
@@ -62,11 +64,28 @@ class _ZeroGrad(Node):
 
 _zero_classes = {}
 
+# (forward, formula) of each zero-gradient class, by name; others get "result = <op>(self)".
+_ZERO_TEXTS = {
+    "FloorBackward0": ("result = floor(self)", "grad_self = 0"),
+    "CeilBackward0": ("result = ceil(self)", "grad_self = 0"),
+    "RoundBackward0": ("result = round(self)", "grad_self = 0"),
+    "RoundBackward1": ("result = round(self, decimals=decimals)", "grad_self = 0"),
+    "TruncBackward0": ("result = trunc(self)", "grad_self = 0"),
+    "SignBackward0": ("result = sign(self)", "grad_self = 0"),
+    "SgnBackward0": ("result = sgn(self)", "grad_self = 0"),
+    "DivBackward2": ("result = trunc(self / other)  (div with rounding_mode='trunc')",
+                     "grad_self = 0; grad_other = 0"),
+    "torch::autograd::NotImplemented": ("result = self.scatter(dim, index, src, reduce=reduce)",
+                                        "grad_self = 0; grad_src = 0"),
+}
+
 
 def _zero_class(name):
     cls = _zero_classes.get(name)
     if cls is None:
-        cls = _zero_classes[name] = type(name, (_ZeroGrad,), {"__module__": __name__, "__qualname__": name})
+        forward, formula = _ZERO_TEXTS.get(name, (f"result = {op_name(name)}(self)", _ZeroGrad.formula))
+        cls = _zero_classes[name] = type(name, (_ZeroGrad,), {"__module__": __name__, "__qualname__": name,
+                                                             "forward": forward, "formula": formula})
     return cls
 
 
@@ -86,7 +105,8 @@ SgnBackward0 = _zero_class("SgnBackward0")
 
 # -- where ------------------------------------------------------------------------------------
 class WhereBackward0(Node):
-    formula = "grad_self = where(cond, grad, 0); grad_other = where(cond, 0, grad)"
+    forward = "result = where(condition, self, other)"
+    formula = "grad_self = where(condition, grad, 0); grad_other = where(condition, 0, grad)"
 
     def __init__(self, cond):
         super().__init__()
@@ -214,7 +234,11 @@ def _relu_check(dt):
 
 
 class AbsBackward0(Node):
+    forward = "result = abs(self)"
     formula = "grad_self = grad * sign(self)"
+
+    def replay(self, xs, out_shape):
+        return abs(xs[0])
 
     def backward(self, grad):
         (a,) = self.saved()
@@ -222,7 +246,11 @@ class AbsBackward0(Node):
 
 
 class ExpBackward0(Node):
+    forward = "result = exp(self)"
     formula = "grad_self = grad * result"
+
+    def replay(self, xs, out_shape):
+        return exp(xs[0])
 
     def backward(self, grad):
         (r,) = self.saved()
@@ -230,7 +258,11 @@ class ExpBackward0(Node):
 
 
 class Exp2Backward0(Node):
+    forward = "result = 2 ** self"
     formula = "grad_self = grad * result * log(2)"
+
+    def replay(self, xs, out_shape):
+        return exp2(xs[0])
 
     def backward(self, grad):
         (r,) = self.saved()
@@ -238,7 +270,11 @@ class Exp2Backward0(Node):
 
 
 class Expm1Backward0(Node):
+    forward = "result = exp(self) - 1"
     formula = "grad_self = grad * (result + 1)"
+
+    def replay(self, xs, out_shape):
+        return expm1(xs[0])
 
     def backward(self, grad):
         (r,) = self.saved()
@@ -246,7 +282,11 @@ class Expm1Backward0(Node):
 
 
 class LogBackward0(Node):
+    forward = "result = log(self)"
     formula = "grad_self = grad / self"
+
+    def replay(self, xs, out_shape):
+        return log(xs[0])
 
     def backward(self, grad):
         (a,) = self.saved()
@@ -254,7 +294,11 @@ class LogBackward0(Node):
 
 
 class Log2Backward0(Node):
+    forward = "result = log2(self)"
     formula = "grad_self = grad / (self * log(2))"
+
+    def replay(self, xs, out_shape):
+        return log2(xs[0])
 
     def backward(self, grad):
         (a,) = self.saved()
@@ -262,7 +306,11 @@ class Log2Backward0(Node):
 
 
 class Log10Backward0(Node):
+    forward = "result = log10(self)"
     formula = "grad_self = grad / (self * log(10))"
+
+    def replay(self, xs, out_shape):
+        return log10(xs[0])
 
     def backward(self, grad):
         (a,) = self.saved()
@@ -270,7 +318,11 @@ class Log10Backward0(Node):
 
 
 class Log1PBackward0(Node):
+    forward = "result = log(1 + self)"
     formula = "grad_self = grad / (self + 1)"
+
+    def replay(self, xs, out_shape):
+        return log1p(xs[0])
 
     def backward(self, grad):
         (a,) = self.saved()
@@ -278,7 +330,11 @@ class Log1PBackward0(Node):
 
 
 class SqrtBackward0(Node):
+    forward = "result = sqrt(self)"
     formula = "grad_self = grad / (2 * result)"
+
+    def replay(self, xs, out_shape):
+        return sqrt(xs[0])
 
     def backward(self, grad):
         (r,) = self.saved()
@@ -286,7 +342,11 @@ class SqrtBackward0(Node):
 
 
 class RsqrtBackward0(Node):
+    forward = "result = 1 / sqrt(self)"
     formula = "grad_self = -0.5 * grad * result**3"
+
+    def replay(self, xs, out_shape):
+        return rsqrt(xs[0])
 
     def backward(self, grad):
         (r,) = self.saved()
@@ -294,7 +354,11 @@ class RsqrtBackward0(Node):
 
 
 class SinBackward0(Node):
+    forward = "result = sin(self)"
     formula = "grad_self = grad * cos(self)"
+
+    def replay(self, xs, out_shape):
+        return sin(xs[0])
 
     def backward(self, grad):
         (a,) = self.saved()
@@ -302,7 +366,11 @@ class SinBackward0(Node):
 
 
 class CosBackward0(Node):
+    forward = "result = cos(self)"
     formula = "grad_self = -grad * sin(self)"
+
+    def replay(self, xs, out_shape):
+        return cos(xs[0])
 
     def backward(self, grad):
         (a,) = self.saved()
@@ -310,7 +378,11 @@ class CosBackward0(Node):
 
 
 class TanBackward0(Node):
+    forward = "result = tan(self)"
     formula = "grad_self = grad * (1 + result**2)"
+
+    def replay(self, xs, out_shape):
+        return tan(xs[0])
 
     def backward(self, grad):
         (r,) = self.saved()
@@ -318,7 +390,11 @@ class TanBackward0(Node):
 
 
 class AsinBackward0(Node):
+    forward = "result = asin(self)"
     formula = "grad_self = grad / sqrt(1 - self**2)"
+
+    def replay(self, xs, out_shape):
+        return asin(xs[0])
 
     def backward(self, grad):
         (a,) = self.saved()
@@ -326,7 +402,11 @@ class AsinBackward0(Node):
 
 
 class AcosBackward0(Node):
+    forward = "result = acos(self)"
     formula = "grad_self = -grad / sqrt(1 - self**2)"
+
+    def replay(self, xs, out_shape):
+        return acos(xs[0])
 
     def backward(self, grad):
         (a,) = self.saved()
@@ -334,7 +414,11 @@ class AcosBackward0(Node):
 
 
 class AtanBackward0(Node):
+    forward = "result = atan(self)"
     formula = "grad_self = grad / (1 + self**2)"
+
+    def replay(self, xs, out_shape):
+        return atan(xs[0])
 
     def backward(self, grad):
         (a,) = self.saved()
@@ -342,7 +426,11 @@ class AtanBackward0(Node):
 
 
 class SinhBackward0(Node):
+    forward = "result = sinh(self)"
     formula = "grad_self = grad * cosh(self)"
+
+    def replay(self, xs, out_shape):
+        return sinh(xs[0])
 
     def backward(self, grad):
         (a,) = self.saved()
@@ -350,7 +438,11 @@ class SinhBackward0(Node):
 
 
 class CoshBackward0(Node):
+    forward = "result = cosh(self)"
     formula = "grad_self = grad * sinh(self)"
+
+    def replay(self, xs, out_shape):
+        return cosh(xs[0])
 
     def backward(self, grad):
         (a,) = self.saved()
@@ -358,7 +450,11 @@ class CoshBackward0(Node):
 
 
 class TanhBackward0(Node):
+    forward = "result = tanh(self)"
     formula = "grad_self = grad * (1 - result**2)"
+
+    def replay(self, xs, out_shape):
+        return tanh(xs[0])
 
     def backward(self, grad):
         (r,) = self.saved()
@@ -366,7 +462,11 @@ class TanhBackward0(Node):
 
 
 class SigmoidBackward0(Node):
+    forward = "result = 1 / (1 + exp(-self))"
     formula = "grad_self = grad * (1 - result) * result"
+
+    def replay(self, xs, out_shape):
+        return sigmoid(xs[0])
 
     def backward(self, grad):
         (r,) = self.saved()
@@ -374,7 +474,11 @@ class SigmoidBackward0(Node):
 
 
 class ReluBackward0(Node):
+    forward = "result = max(self, 0)"
     formula = "grad_self = where(result > 0, grad, 0)"
+
+    def replay(self, xs, out_shape):
+        return relu(xs[0])
 
     def backward(self, grad):
         (r,) = self.saved()
@@ -386,6 +490,7 @@ class ReluBackward0(Node):
 
 
 class FracBackward0(Node):
+    forward = "result = self - trunc(self)"
     formula = "grad_self = grad"
 
     def backward(self, grad):
@@ -393,7 +498,11 @@ class FracBackward0(Node):
 
 
 class ReciprocalBackward0(Node):
+    forward = "result = 1 / self"
     formula = "grad_self = -grad * result**2"
+
+    def replay(self, xs, out_shape):
+        return reciprocal(xs[0])
 
     def backward(self, grad):
         (r,) = self.saved()
@@ -401,7 +510,11 @@ class ReciprocalBackward0(Node):
 
 
 class ErfBackward0(Node):
+    forward = "result = erf(self)"
     formula = "grad_self = grad * 2 / sqrt(pi) * exp(-self**2)"
+
+    def replay(self, xs, out_shape):
+        return erf(xs[0])
 
     def backward(self, grad):
         (a,) = self.saved()
@@ -409,6 +522,7 @@ class ErfBackward0(Node):
 
 
 class NanToNumBackward0(Node):
+    forward = "result = nan_to_num(self, nan, posinf, neginf)"
     formula = "grad_self = where(isfinite(self), grad, 0)"
 
     def backward(self, grad):
@@ -582,6 +696,7 @@ def _binary_arrays(name, input, other):
 
 
 class Atan2Backward0(Node):
+    forward = "result = atan2(self, other)"
     formula = "grad_self = grad * other / (self**2 + other**2); grad_other = -grad * self / (self**2 + other**2)"
 
     def backward(self, grad):
@@ -614,8 +729,9 @@ arctan2 = atan2
 
 
 class MaximumBackward0(Node):
-    formula = ("grad_self = where(self == other, grad / 2, grad) masked where self < other; "
-               "grad_other = where(self == other, grad / 2, grad) masked where self > other")
+    forward = "result = maximum(self, other)"
+    formula = ("grad_self = where(self < other, 0, where(self == other, grad / 2, grad)); "
+               "grad_other = where(self > other, 0, where(self == other, grad / 2, grad))")
     _lose = "lt"  # where the input loses, its gradient is 0
     _win = "gt"
 
@@ -629,14 +745,17 @@ class MaximumBackward0(Node):
 
 
 class MinimumBackward0(MaximumBackward0):
-    formula = ("grad_self = where(self == other, grad / 2, grad) masked where self > other; "
-               "grad_other = where(self == other, grad / 2, grad) masked where self < other")
+    forward = "result = minimum(self, other)"
+    formula = ("grad_self = where(self > other, 0, where(self == other, grad / 2, grad)); "
+               "grad_other = where(self < other, 0, where(self == other, grad / 2, grad))")
     _lose = "gt"
     _win = "lt"
 
 
 class FmaxBackward0(Node):
-    formula = "grad_self = where(self >= other or isnan(other), grad, 0); grad_other = the rest"
+    forward = "result = fmax(self, other)  (NaN-ignoring maximum)"
+    formula = ("grad_self = where((self >= other) | isnan(other), grad, 0); "
+               "grad_other = where((self >= other) | isnan(other), 0, grad)")
     _cmp_name = "ge"
 
     def backward(self, grad):
@@ -648,7 +767,9 @@ class FmaxBackward0(Node):
 
 
 class FminBackward0(FmaxBackward0):
-    formula = "grad_self = where(self <= other or isnan(other), grad, 0); grad_other = the rest"
+    forward = "result = fmin(self, other)  (NaN-ignoring minimum)"
+    formula = ("grad_self = where((self <= other) | isnan(other), grad, 0); "
+               "grad_other = where((self <= other) | isnan(other), 0, grad)")
     _cmp_name = "le"
 
 
@@ -680,7 +801,11 @@ fmin = _minmax("fmin", "fmin", FminBackward0)
 class ClampBackward1(Node):
     """clamp with Python-number bounds."""
 
+    forward = "result = clamp(self, min, max)  (min, max: numbers)"
     formula = "grad_self = where(min <= self <= max, grad, 0)"
+
+    def replay(self, xs, out_shape):
+        return clamp(xs[0], self.lo, self.hi)
 
     def __init__(self, lo, hi):
         super().__init__()
@@ -701,6 +826,7 @@ class ClampBackward1(Node):
 class ClampBackward0(Node):
     """clamp with tensor bounds."""
 
+    forward = "result = clamp(self, min, max)"
     formula = ("grad_self = where(min <= self <= max, grad, 0); grad_min = where(self < min < max, grad, 0); "
                "grad_max = where(self > max or max < min, grad, 0)")
 
@@ -727,7 +853,11 @@ class ClampBackward0(Node):
 
 
 class ClampMinBackward0(Node):
+    forward = "result = clamp(self, min=min)  (min: a number)"
     formula = "grad_self = where(self >= min, grad, 0)"
+
+    def replay(self, xs, out_shape):
+        return clamp_min(xs[0], self.lo)
 
     def __init__(self, lo):
         super().__init__()
@@ -739,7 +869,11 @@ class ClampMinBackward0(Node):
 
 
 class ClampMaxBackward0(Node):
+    forward = "result = clamp(self, max=max)  (max: a number)"
     formula = "grad_self = where(self <= max, grad, 0)"
+
+    def replay(self, xs, out_shape):
+        return clamp_max(xs[0], self.hi)
 
     def __init__(self, hi):
         super().__init__()
@@ -751,6 +885,7 @@ class ClampMaxBackward0(Node):
 
 
 class ClampMinBackward1(Node):
+    forward = "result = clamp(self, min=min)"
     formula = "grad_self = where(self >= min, grad, 0); grad_min = where(self < min, grad, 0)"
     _keep = "ge"
 
@@ -763,6 +898,7 @@ class ClampMinBackward1(Node):
 
 
 class ClampMaxBackward1(ClampMinBackward1):
+    forward = "result = clamp(self, max=max)"
     formula = "grad_self = where(self <= max, grad, 0); grad_max = where(self > max, grad, 0)"
     _keep = "le"
 

@@ -302,7 +302,8 @@ def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=Non
 
 # -- nodes whose gradient is zero (samples do not depend smoothly on their parameters) -------
 class _ZeroGrad(Node):
-    formula = "grad_input = 0"
+    forward = "result = sample(self)  (random: no gradient reaches the parameters)"  # see _ZERO_TEXTS
+    formula = "grad_self = 0"
 
     def backward(self, grad):
         from .creation import zeros_like
@@ -311,10 +312,32 @@ class _ZeroGrad(Node):
         return tuple(z for _ in self.next_functions)
 
 
+# (forward, formula) of each sampler's node class, by name
+_ZERO_TEXTS = {
+    "NormalBackward1": ("result = normal(mean, std)  (std: a number)", "grad_mean = 0"),
+    "NormalBackward2": ("result = normal(mean, std)  (mean: a number)", "grad_std = 0"),
+    "NormalBackward3": ("result = normal(mean, std)", "grad_mean = 0; grad_std = 0"),
+    "BernoulliBackward0": ("result = bernoulli(self)  (self: the probabilities)", "grad_self = 0"),
+    "NotImplemented": ("result = bernoulli(self, p)  (p: a number)", "grad_self = 0"),
+    "PoissonBackward0": ("result = poisson(self)  (self: the rates)", "grad_self = 0"),
+    "UniformBackward0": ("result = self.uniform_(from, to)", "grad_self = 0"),
+    "NormalBackward0": ("result = self.normal_(mean, std)", "grad_self = 0"),
+    "BernoulliBackward1": ("result = self.bernoulli_(p)  (p: a tensor)", "grad_self = 0"),
+    "BernoulliBackward2": ("result = self.bernoulli_(p)  (p: a number)", "grad_self = 0"),
+    "RandomBackward2": ("result = self.random_(from, to)", "grad_self = 0"),
+    "ExponentialBackward0": ("result = self.exponential_(lambd)", "grad_self = 0"),
+    "GeometricBackward0": ("result = self.geometric_(p)", "grad_self = 0"),
+    "LogNormalBackward0": ("result = self.log_normal_(mean, std)", "grad_self = 0"),
+    "CauchyBackward0": ("result = self.cauchy_(median, sigma)", "grad_self = 0"),
+}
+
+
 def _zero_node(name, cache={}):
     cls = cache.get(name)
     if cls is None:
-        cls = cache[name] = type(name, (_ZeroGrad,), {"__qualname__": name, "__module__": __name__})
+        forward, formula = _ZERO_TEXTS.get(name, (_ZeroGrad.forward, _ZeroGrad.formula))
+        cls = cache[name] = type(name, (_ZeroGrad,), {"__qualname__": name, "__module__": __name__,
+                                                      "forward": forward, "formula": formula})
     return cls()
 
 

@@ -126,6 +126,7 @@ def _where(mask, a, b):
 
 # -- private differentiable gather/scatter along one dim ---------------------------------------
 class GatherBackward0(Node):
+    forward = "result = self.gather(dim, index)"
     formula = "grad_self = zeros(self.shape).scatter(dim, index, grad)"
 
     def __init__(self, idx, dim, shape):
@@ -137,6 +138,7 @@ class GatherBackward0(Node):
 
 
 class ScatterBackward0(Node):
+    forward = "result = zeros(shape).scatter(dim, index, src)"
     formula = "grad_src = grad.gather(dim, index)"
 
     def __init__(self, idx, dim):
@@ -177,6 +179,7 @@ def put_along(g, idx, dim, shape):
 class _SelectBackward(Node):
     """Backward of a value-selecting reduction with dim: gradient goes to the returned index."""
 
+    forward = "values, indices = op(self, dim, keepdim)  (values picked at indices)"
     formula = "grad_self = zeros(self.shape).scatter(dim, indices, grad)"
 
     def __init__(self, idx, dim, shape, keepdim):
@@ -191,16 +194,16 @@ class _SelectBackward(Node):
         return (put_along(grad, self.idx, self.dim, self.shape),)
 
 
-def _select_node(name):
-    cls = type(name, (_SelectBackward,), {})
+def _select_node(name, forward):
+    cls = type(name, (_SelectBackward,), {"forward": forward})
     cls.__qualname__ = name
     return cls
 
 
-MaxBackward0 = _select_node("MaxBackward0")
-MinBackward0 = _select_node("MinBackward0")
-MedianBackward1 = _select_node("MedianBackward1")
-KthvalueBackward0 = _select_node("KthvalueBackward0")
+MaxBackward0 = _select_node("MaxBackward0", "values, indices = max(self, dim, keepdim)")
+MinBackward0 = _select_node("MinBackward0", "values, indices = min(self, dim, keepdim)")
+MedianBackward1 = _select_node("MedianBackward1", "values, indices = median(self, dim, keepdim)")
+KthvalueBackward0 = _select_node("KthvalueBackward0", "values, indices = kthvalue(self, k, dim, keepdim)")
 
 
 def select_result(name, node_cls, input, vals_arr, idx_kept, dim, keepdim):
@@ -221,7 +224,8 @@ def select_result(name, node_cls, input, vals_arr, idx_kept, dim, keepdim):
 class _EvenlyBackward(Node):
     """Full reduction selecting a value: gradient split evenly among the elements equal to it."""
 
-    formula = "grad_self = (self == result) * grad / count"
+    forward = "result = op(self)  (one element's value)"
+    formula = "grad_self = grad * (self == result) / (self == result).sum()"
 
     def backward(self, grad):
         x, r = self.saved()
@@ -229,15 +233,15 @@ class _EvenlyBackward(Node):
         return (grad.expand(mask.shape) * _const(mask) / int(mask.sum()),)
 
 
-def _evenly_node(name):
-    cls = type(name, (_EvenlyBackward,), {})
+def _evenly_node(name, forward):
+    cls = type(name, (_EvenlyBackward,), {"forward": forward})
     cls.__qualname__ = name
     return cls
 
 
-MaxBackward1 = _evenly_node("MaxBackward1")
-MinBackward1 = _evenly_node("MinBackward1")
-MedianBackward0 = _evenly_node("MedianBackward0")
+MaxBackward1 = _evenly_node("MaxBackward1", "result = max(self)")
+MinBackward1 = _evenly_node("MinBackward1", "result = min(self)")
+MedianBackward0 = _evenly_node("MedianBackward0", "result = median(self)  (the lower median)")
 
 
 def _equal_mask(a, v):
@@ -249,7 +253,11 @@ def _equal_mask(a, v):
 
 # -- sum / mean / nansum ----------------------------------------------------------------------
 class SumBackward0(Node):
+    forward = "result = self.sum()"
     formula = "grad_self = grad.expand(self.shape)"
+
+    def replay(self, xs, out_shape):
+        return sum(xs[0])
 
     def __init__(self, shape):
         super().__init__()
@@ -260,7 +268,11 @@ class SumBackward0(Node):
 
 
 class SumBackward1(Node):
+    forward = "result = self.sum(dim, keepdim)"
     formula = "grad_self = grad.unsqueeze(dim).expand(self.shape)"
+
+    def replay(self, xs, out_shape):
+        return sum(xs[0], dim=tuple(self.axes), keepdim=bool(self.keepdim))
 
     def __init__(self, shape, axes, keepdim):
         super().__init__()
@@ -309,6 +321,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A001
 
 
 class NansumBackward0(Node):
+    forward = "result = self.nansum(dim, keepdim)"
     formula = "grad_self = grad.expand(self.shape) * self.isnan().logical_not()"
 
     def __init__(self, shape, axes, keepdim, mask):
@@ -335,7 +348,11 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
 
 
 class MeanBackward0(Node):
+    forward = "result = self.mean()"
     formula = "grad_self = grad.expand(self.shape) / self.numel()"
+
+    def replay(self, xs, out_shape):
+        return mean(xs[0])
 
     def __init__(self, shape, n):
         super().__init__()
@@ -346,7 +363,11 @@ class MeanBackward0(Node):
 
 
 class MeanBackward1(Node):
-    formula = "grad_self = grad.unsqueeze(dim).expand(self.shape) / N"
+    forward = "result = self.mean(dim, keepdim)"
+    formula = "grad_self = grad.unsqueeze(dim).expand(self.shape) / N  (N: elements per mean)"
+
+    def replay(self, xs, out_shape):
+        return mean(xs[0], dim=tuple(self.axes), keepdim=bool(self.keepdim))
 
     def __init__(self, shape, axes, keepdim, n):
         super().__init__()
@@ -392,7 +413,8 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
 
 # -- prod ---------------------------------------------------------------------------------------
 class _ProdBackward(Node):
-    formula = "grad_self = grad * result / self  (with zeros: grad * prod of the other elements)"
+    forward = "result = self.prod(dim)"
+    formula = "grad_self = grad * result / self  (with zeros: grad * the product of the other elements)"
 
     def __init__(self, axes, keepdim):
         super().__init__()
@@ -421,7 +443,8 @@ def _prod_others(x, d):
 
 
 class ShiftBackward(Node):
-    formula = "grad_self = grad shifted back by one along dim"
+    forward = "result = shift(self, dim, fill)  (result[i] = self[i - 1], result[0] = fill)"
+    formula = "grad_self = shift(grad, dim, 0, back=True)  (grad[i + 1], 0 at the end)"
 
     def __init__(self, d, reverse):
         super().__init__()
@@ -450,7 +473,8 @@ def _shift(t, d, fill=1, reverse=False):
 
 
 class FlipBackward0(Node):
-    formula = "grad_self = grad.flip(dims)"
+    forward = "result = self.flip(dim)"
+    formula = "grad_self = grad.flip(dim)"
 
     def __init__(self, d):
         super().__init__()
@@ -470,10 +494,12 @@ def _flip(t, d):
 
 
 class ProdBackward0(_ProdBackward):
+    forward = "result = self.prod()"
     full = True
 
 
 class ProdBackward1(_ProdBackward):
+    forward = "result = self.prod(dim, keepdim)"
     full = False
 
 
@@ -542,7 +568,8 @@ def min(input, dim=None, keepdim=False, *, other=None, out=None):  # noqa: A001
 
 
 class _AmaxBackward(Node):
-    formula = "grad_self = grad * (self == result) / count"
+    forward = "result = amax(self, dim, keepdim)"
+    formula = "grad_self = grad * (self == result) / (self == result).sum(dim, keepdim=True)"
 
     def __init__(self, axes, keepdim):
         super().__init__()
@@ -559,11 +586,12 @@ class _AmaxBackward(Node):
 
 
 class AmaxBackward0(_AmaxBackward):
-    pass
+    forward = "result = amax(self, dim, keepdim)"
 
 
 class AminBackward0(_AmaxBackward):
-    pass
+    forward = "result = amin(self, dim, keepdim)"
+    formula = "grad_self = grad * (self == result) / (self == result).sum(dim, keepdim=True)"
 
 
 def _amaxmin(name, input, dim, keepdim, is_max):
@@ -657,6 +685,7 @@ def _var_arr(a, axes, keepdim, correction, name):
 
 
 class VarBackward0(Node):
+    forward = "result = ((self - self.mean(dim, keepdim=True))**2).sum(dim) / (N - correction)"
     formula = "grad_self = grad * 2 * (self - self.mean(dim, keepdim=True)) / (N - correction)"
 
     def __init__(self, axes, keepdim, dof):
@@ -670,7 +699,8 @@ class VarBackward0(Node):
 
 
 class StdBackward0(Node):
-    formula = "grad_self = grad * (self - self.mean(dim, keepdim=True)) / ((N - correction) * result)"
+    forward = "result = sqrt(var(self, dim, correction))"
+    formula = "grad_self = grad * (self - self.mean(dim, keepdim=True)) / ((N - correction) * result)  (0 where result == 0)"
 
     def __init__(self, axes, keepdim, dof):
         super().__init__()
@@ -711,6 +741,8 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=N
 
 
 class _VarMeanBackward(Node):
+    forward = "var, mean = var_mean(self, dim, correction)"
+    formula = "grad_self = grad_var * 2 * (self - mean) / (N - correction) + grad_mean / N"
     n_outputs = 2
 
     def __init__(self, axes, keepdim, dof, n, is_std):
@@ -739,11 +771,13 @@ class _VarMeanBackward(Node):
 
 
 class VarMeanBackward0(_VarMeanBackward):
-    formula = "grad_self = var_backward(grad_var) + grad_mean.expand(self.shape) / N"
+    forward = "var, mean = var_mean(self, dim, correction)"
+    formula = "grad_self = grad_var * 2 * (self - mean) / (N - correction) + grad_mean / N"
 
 
 class StdMeanBackward0(_VarMeanBackward):
-    formula = "grad_self = std_backward(grad_std) + grad_mean.expand(self.shape) / N"
+    forward = "std, mean = std_mean(self, dim, correction)"
+    formula = "grad_self = grad_std * (self - mean) / ((N - correction) * std) + grad_mean / N"
 
 
 def _var_mean(input, dim, unbiased, keepdim, correction, is_std):
@@ -772,7 +806,8 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 # -- norm -------------------------------------------------------------------------------------
 class LinalgVectorNormBackward0(Node):
-    formula = "grad_self = grad * self * |self|^(p-2) / norm^(p-1)"
+    forward = "result = (abs(self)**p).sum(dim) ** (1 / p)"
+    formula = "grad_self = grad * self * abs(self)**(p - 2) / result**(p - 1)"
 
     def __init__(self, p, axes, keepdim):
         super().__init__()
@@ -853,6 +888,7 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
 
 # -- logsumexp --------------------------------------------------------------------------------
 class LogsumexpBackward0(Node):
+    forward = "result = log(exp(self).sum(dim, keepdim))"
     formula = "grad_self = grad * exp(self - result)"
 
     def __init__(self, axes, keepdim):
@@ -892,6 +928,7 @@ def logsumexp(input, dim, keepdim=False):
 
 # -- cumulative ---------------------------------------------------------------------------------
 class CumsumBackward0(Node):
+    forward = "result = self.cumsum(dim)"
     formula = "grad_self = grad.flip(dim).cumsum(dim).flip(dim)"
 
     def __init__(self, dim):
@@ -903,6 +940,7 @@ class CumsumBackward0(Node):
 
 
 class FlipCumsumBackward(Node):
+    forward = "result = self.flip(dim).cumsum(dim).flip(dim)"
     formula = "grad_self = grad.cumsum(dim)"
 
     def __init__(self, dim):
@@ -953,7 +991,8 @@ def cumsum(input, dim, *, dtype=None, out=None):
 
 
 class CumprodBackward0(Node):
-    formula = "grad_self = sum_{j>=i} grad_j * prod_{k<=j, k!=i} self_k"
+    forward = "result = self.cumprod(dim)"
+    formula = "grad_self = (grad * result).flip(dim).cumsum(dim).flip(dim) / self  (zeros in self handled exactly)"
 
     def __init__(self, dim):
         super().__init__()

@@ -87,10 +87,24 @@ def _view_strides(oldshape, oldstrides, newshape):
 
 
 # -- generic backward nodes of views ----------------------------------------------------------
+
+def _reshaped_like(node, x, out_shape, expand=False):
+    """``x`` reshaped (or broadcast) to ``out_shape`` under a new node of ``node``'s class, whose
+    constructor takes the input's shape: the replay of view-like nodes (see Node.replay)."""
+    a = x._data
+    r = Tensor._make(xp_of(a).broadcast_to(a, out_shape) if expand else a.reshape(out_shape))
+    if needs_grad(x):
+        record(type(node)(a.shape), (x,), r)
+    return r
+
 class _KeyBackward(Node):
     """grad_self = zeros(self.shape) with grad written at ``key`` (or grad reshaped when no key)."""
 
-    formula = "grad_self = zeros(self.shape); grad_self[key] = grad"
+    forward = "result = self[key]  (a view; no key: a reshape)"
+    formula = "grad_self = zeros(self.shape).index_put(key, grad)  (no key: grad.reshape(self.shape))"
+
+    def replay(self, xs, out_shape):
+        return get_basic(xs[0], self.key, type(self)) if self.key is not None else _reshaped_like(self, xs[0], out_shape)
 
     def __init__(self, shape, key=None):
         super().__init__()
@@ -103,35 +117,43 @@ class _KeyBackward(Node):
 
 
 class SelectBackward0(_KeyBackward):
-    formula = "grad_self = zeros(self.shape).select_scatter(grad, dim, index)"
+    forward = "result = self.select(dim, index)  (or self[key] ending in an int)"
+    formula = "grad_self = zeros(self.shape).select_scatter(grad, dim, index)  (self[key]: index_put(key, grad))"
 
 
 class SliceBackward0(_KeyBackward):
-    formula = "grad_self = zeros(self.shape).slice_scatter(grad, dim, start, end, step)"
+    forward = "result = self[start:end:step] along dim  (or self[key] ending in a slice)"
+    formula = "grad_self = zeros(self.shape).slice_scatter(grad, dim, start, end, step)  (self[key]: index_put(key, grad))"
 
 
 class UnsqueezeBackward0(_KeyBackward):
-    formula = "grad_self = grad.squeeze(dim)"
+    forward = "result = self.unsqueeze(dim)  (or self[key] ending in None)"
+    formula = "grad_self = grad.squeeze(dim)  (self[key]: zeros(self.shape).index_put(key, grad))"
 
 
 class AliasBackward0(_KeyBackward):
+    forward = "result = self[...]  (an alias of self)"
     formula = "grad_self = grad"
 
 
 class SqueezeBackward0(_KeyBackward):
+    forward = "result = self.squeeze()"
     formula = "grad_self = grad.reshape(self.shape)"
 
 
 class SqueezeBackward1(SqueezeBackward0):
+    forward = "result = self.squeeze(dim)"
     formula = "grad_self = grad.unsqueeze(dim) if self.size(dim) == 1 else grad"
 
 
 class SqueezeBackward2(SqueezeBackward0):
-    formula = "grad_self = grad.unsqueeze(dims)"
+    forward = "result = self.squeeze(dims)"
+    formula = "grad_self = grad.reshape(self.shape)  (the squeezed dims back)"
 
 
 class SliceBackwardBackward0(Node):
-    formula = "grad_grad = grad[key]"
+    forward = "result = zeros(input_sizes).index_put(key, grad_output)  (a slice's backward)"
+    formula = "grad_grad_output = grad[key]"
 
     def __init__(self, key):
         super().__init__()
@@ -165,7 +187,11 @@ def get_basic(input, key, cls):
 
 # -- view / reshape ---------------------------------------------------------------------------
 class ViewBackward0(Node):
+    forward = "result = self.view(size)  (or a reshape that shares storage)"
     formula = "grad_self = grad.reshape(self.shape)"
+
+    def replay(self, xs, out_shape):
+        return _reshaped_like(self, xs[0], out_shape)
 
     def __init__(self, shape):
         super().__init__()
@@ -176,7 +202,7 @@ class ViewBackward0(Node):
 
 
 class UnsafeViewBackward0(ViewBackward0):
-    pass
+    forward = "result = self.reshape(size)  (not a view of self)"
 
 
 _VIEW_MSG = ("view size is not compatible with input tensor's size and stride (at least one dimension spans across "
@@ -267,7 +293,11 @@ def ravel(input):
 
 # -- expand / repeat --------------------------------------------------------------------------
 class ExpandBackward0(Node):
+    forward = "result = self.expand(size)"
     formula = "grad_self = grad.sum_to_size(self.shape)"
+
+    def replay(self, xs, out_shape):
+        return _reshaped_like(self, xs[0], out_shape, expand=True)
 
     def __init__(self, shape):
         super().__init__()
@@ -338,6 +368,7 @@ def reshape_as(input, other):
 
 
 class RepeatBackward0(Node):
+    forward = "result = self.repeat(repeats)"
     formula = "grad_self = grad.reshape(r0, s0, r1, s1, ...).sum(r dims)"
 
     def __init__(self, shape, reps):
@@ -405,7 +436,11 @@ def unsqueeze(input, dim):
 
 # -- permute / transpose ----------------------------------------------------------------------
 class PermuteBackward0(Node):
+    forward = "result = self.permute(dims)"
     formula = "grad_self = grad.permute(inverse(dims))"
+
+    def replay(self, xs, out_shape):
+        return permute(xs[0], *self.dims)
 
     def __init__(self, dims):
         super().__init__()
@@ -437,7 +472,11 @@ def permute(input, *dims):
 
 
 class TransposeBackward0(Node):
+    forward = "result = self.transpose(dim0, dim1)"
     formula = "grad_self = grad.transpose(dim0, dim1)"
+
+    def replay(self, xs, out_shape):
+        return transpose(xs[0], self.d0, self.d1)
 
     def __init__(self, d0, d1):
         super().__init__()
@@ -458,7 +497,11 @@ def transpose(input, dim0, dim1):
 
 
 class TBackward0(Node):
+    forward = "result = self.t()"
     formula = "grad_self = grad.t()"
+
+    def replay(self, xs, out_shape):
+        return t(xs[0])
 
     def backward(self, grad):
         return (t(grad),)
@@ -529,7 +572,8 @@ def movedim(input, source, destination):
 
 # -- cat / stack ------------------------------------------------------------------------------
 class CatBackward0(Node):
-    formula = "grad_i = grad.narrow(dim, offset_i, size_i)"
+    forward = "result = cat(tensors, dim)"
+    formula = "grad_tensors[i] = grad.narrow(dim, offset_i, tensors[i].size(dim))"
 
     def __init__(self, dim, sizes):
         super().__init__()
@@ -595,7 +639,8 @@ def cat(tensors, dim=0, *, out=None, axis=None):
 
 
 class StackBackward0(Node):
-    formula = "grad_i = grad.select(dim, i)"
+    forward = "result = stack(tensors, dim)"
+    formula = "grad_tensors[i] = grad.select(dim, i)"
 
     def __init__(self, dim, n):
         super().__init__()
@@ -685,6 +730,9 @@ def column_stack(tensors, *, out=None):
 class _MultiCatBackward(Node):
     """grad_self = cat of the output gradients (zeros where an output got none)."""
 
+    forward = "results = split(self, sizes, dim)  (views of self)"
+    formula = "grad_self = cat(grads, dim)  (zeros for outputs without a gradient)"
+
     def __init__(self, dim, shapes, stacked=False):
         super().__init__()
         self.dim, self.shapes, self.stacked = dim, shapes, stacked
@@ -698,15 +746,18 @@ class _MultiCatBackward(Node):
 
 
 class SplitBackward0(_MultiCatBackward):
-    formula = "grad_self = cat(grads, dim)"
+    forward = "results = split(self, split_size, dim)  (or chunk)"
+    formula = "grad_self = cat(grads, dim)  (zeros for outputs without a gradient)"
 
 
 class SplitWithSizesBackward0(_MultiCatBackward):
-    formula = "grad_self = cat(grads, dim)"
+    forward = "results = split_with_sizes(self, split_sizes, dim)"
+    formula = "grad_self = cat(grads, dim)  (zeros for outputs without a gradient)"
 
 
 class UnbindBackward0(_MultiCatBackward):
-    formula = "grad_self = stack(grads, dim)"
+    forward = "results = unbind(self, dim)"
+    formula = "grad_self = stack(grads, dim)  (zeros for outputs without a gradient)"
 
 
 def _split_views(input, d, sizes, cls):
@@ -828,6 +879,7 @@ def select(input, dim, index):
 
 # -- flip / roll / tril / triu ----------------------------------------------------------------
 class FlipBackward0(Node):
+    forward = "result = self.flip(dims)"
     formula = "grad_self = grad.flip(dims)"
 
     def __init__(self, dims):
@@ -866,6 +918,7 @@ def flipud(input):
 
 
 class RollBackward0(Node):
+    forward = "result = self.roll(shifts, dims)"
     formula = "grad_self = grad.roll(-shifts, dims)"
 
     def __init__(self, shifts, dims):
@@ -897,6 +950,7 @@ def roll(input, shifts, dims=None):
 
 
 class TrilBackward0(Node):
+    forward = "result = self.tril(diagonal)"
     formula = "grad_self = grad.tril(diagonal)"
 
     def __init__(self, k):
@@ -908,6 +962,7 @@ class TrilBackward0(Node):
 
 
 class TriuBackward0(TrilBackward0):
+    forward = "result = self.triu(diagonal)"
     formula = "grad_self = grad.triu(diagonal)"
 
     def backward(self, grad):

@@ -38,7 +38,11 @@ def _shifted(a, d):
 
 
 class SoftmaxBackward0(Node):
+    forward = "result = exp(self) / exp(self).sum(dim, keepdim=True)"
     formula = "grad_self = result * (grad - (grad * result).sum(dim, keepdim=True))"
+
+    def replay(self, xs, out_shape):
+        return softmax(xs[0], self.dim)
 
     def __init__(self, dim):
         super().__init__()
@@ -52,7 +56,11 @@ class SoftmaxBackward0(Node):
 
 
 class LogSoftmaxBackward0(Node):
+    forward = "result = self - log(exp(self).sum(dim, keepdim=True))"
     formula = "grad_self = grad - exp(result) * grad.sum(dim, keepdim=True)"
+
+    def replay(self, xs, out_shape):
+        return log_softmax(xs[0], self.dim)
 
     def __init__(self, dim):
         super().__init__()

@@ -12,10 +12,12 @@ _INT64 = np.dtype(np.int64)
 
 
 class SortBackward0(_SelectBackward):
+    forward = "values, indices = sort(self, dim, descending)"
     formula = "grad_self = zeros(self.shape).scatter(dim, indices, grad)"
 
 
 class TopkBackward0(_SelectBackward):
+    forward = "values, indices = topk(self, k, dim, largest)"
     formula = "grad_self = zeros(self.shape).scatter(dim, indices, grad)"
 
 
@@ -104,6 +106,8 @@ def kthvalue(input, k, dim=-1, keepdim=False):
 
 # -- unique ---------------------------------------------------------------------------------------
 class _NoDerivative(Node):
+    forward = "result = op(self)  (no derivative)"
+    formula = "grad_self = raise NotImplementedError('the derivative for op is not implemented')"
     op = ""
 
     def backward(self, grad, *rest):
@@ -111,14 +115,20 @@ class _NoDerivative(Node):
 
 
 class Unique2Backward0(_NoDerivative):
+    forward = "result = unique(self)"
+    formula = "grad_self = raise NotImplementedError('the derivative for _unique2 is not implemented')"
     op = "_unique2"
 
 
 class UniqueDimBackward0(_NoDerivative):
+    forward = "result = unique(self, dim=dim)"
+    formula = "grad_self = raise NotImplementedError('the derivative for unique_dim is not implemented')"
     op = "unique_dim"
 
 
 class UniqueConsecutiveBackward0(_NoDerivative):
+    forward = "result = unique_consecutive(self)"
+    formula = "grad_self = raise NotImplementedError('the derivative for unique_consecutive is not implemented')"
     op = "unique_consecutive"
 
 

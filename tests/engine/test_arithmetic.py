@@ -22,6 +22,7 @@ def test_binary(op, shapes):
     lambda x: x / 4, lambda x: 2 / x, lambda x: -x, lambda x: x ** 2, lambda x: x ** 3, lambda x: x ** 0.5,
     lambda x: 2 ** x, lambda x: x.pow(-1.5), lambda x: torch_or(x).add(x, x, alpha=2),
     lambda x: x.sub(x * 2, alpha=0.5), lambda x: x % 0.7,
+    lambda x: torch_or(x).rsub(x, 2.0, alpha=3.0), lambda x: torch_or(x).rsub(x, 2.0, alpha=-0.5),
 ])
 def test_scalar_forms(fn):
     check_op(fn, [(3, 4)], low=0.5, high=2.0)

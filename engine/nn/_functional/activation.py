@@ -68,6 +68,9 @@ def _run(name, input, inplace_flag, kernel, fwd, params, node0, node1=None, save
 
 
 class _ParamNode(Node):
+    forward = "result = activation(self, *params)"
+    formula = "grad_self = grad * activation'(self)"
+
     def __init__(self, *params):
         super().__init__()
         self.params = params
@@ -75,6 +78,7 @@ class _ParamNode(Node):
 
 # -- leaky relu -------------------------------------------------------------------------------
 class LeakyReluBackward0(_ParamNode):
+    forward = "result = where(self > 0, self, self * negative_slope)"
     formula = "grad_self = where(self > 0, grad, grad * negative_slope)"
 
     def backward(self, grad):
@@ -83,6 +87,7 @@ class LeakyReluBackward0(_ParamNode):
 
 
 class LeakyReluBackward1(LeakyReluBackward0):
+    forward = "result = where(self > 0, self, self * negative_slope)  (in place)"
     formula = "grad_self = where(result > 0, grad, grad * negative_slope)"
 
 
@@ -120,6 +125,7 @@ def tanh(input):
 
 # -- elu family -------------------------------------------------------------------------------
 class EluBackward0(_ParamNode):
+    forward = "result = scale * where(self > 0, self, alpha * (exp(self * input_scale) - 1))"
     formula = "grad_self = where(self > 0, grad * scale, grad * input_scale * scale * alpha * exp(self * input_scale))"
 
     def backward(self, grad):
@@ -130,6 +136,7 @@ class EluBackward0(_ParamNode):
 
 
 class EluBackward1(_ParamNode):
+    forward = "result = elu_(self, alpha, scale, input_scale)  (in place; the result is saved)"
     formula = "grad_self = where(result > 0, grad * scale, grad * input_scale * (result + scale * alpha))"
 
     def backward(self, grad):
@@ -139,11 +146,13 @@ class EluBackward1(_ParamNode):
 
 
 class CeluBackward0(EluBackward0):
-    pass
+    forward = "result = where(self > 0, self, alpha * (exp(self / alpha) - 1))"
+    formula = "grad_self = where(self > 0, grad, grad * exp(self / alpha))"
 
 
 class CeluBackward1(EluBackward1):
-    pass
+    forward = "result = where(self > 0, self, alpha * (exp(self / alpha) - 1))  (in place)"
+    formula = "grad_self = where(result > 0, grad, grad * (result / alpha + 1))"
 
 
 def _elu_fwd(xp, a, alpha, scale, iscale):
@@ -180,8 +189,8 @@ def celu_(input, alpha=1.0):
 
 # -- gelu -------------------------------------------------------------------------------------
 class GeluBackward0(_ParamNode):
-    formula = ("none: grad * (Phi(x) + x * phi(x)); tanh: grad * (0.5 * (1 + t) + 0.5 * x * (1 - t^2) * k * "
-               "(1 + 3c x^2)), t = tanh(k (x + c x^3))")
+    forward = "result = self * Phi(self)  (Phi: the normal CDF, or its tanh approximation)"
+    formula = "grad_self = grad * (Phi(self) + self * Phi'(self))"
 
     def backward(self, grad):
         (x,) = self.saved()
@@ -244,7 +253,8 @@ def gelu(input, approximate="none"):
 
 # -- silu, mish -------------------------------------------------------------------------------
 class SiluBackward0(_ParamNode):
-    formula = "grad_self = grad * sigmoid(x) * (1 + x * (1 - sigmoid(x)))"
+    forward = "result = self * sigmoid(self)"
+    formula = "grad_self = grad * sigmoid(self) * (1 + self * (1 - sigmoid(self)))"
 
     def backward(self, grad):
         (x,) = self.saved()
@@ -261,7 +271,8 @@ def silu(input, inplace=False):
 
 
 class MishBackward0(_ParamNode):
-    formula = "grad_self = grad * (tanh(softplus(x)) + x * sigmoid(x) * (1 - tanh(softplus(x))^2))"
+    forward = "result = self * tanh(softplus(self))"
+    formula = "grad_self = grad * (tanh(softplus(self)) + self * sigmoid(self) * (1 - tanh(softplus(self))**2))"
 
     def backward(self, grad):
         (x,) = self.saved()
@@ -279,6 +290,7 @@ def mish(input, inplace=False):
 
 # -- softplus, logsigmoid ---------------------------------------------------------------------
 class SoftplusBackward0(_ParamNode):
+    forward = "result = where(self * beta > threshold, self, log(1 + exp(self * beta)) / beta)"
     formula = "grad_self = where(self * beta > threshold, grad, grad * sigmoid(self * beta))"
 
     def backward(self, grad):
@@ -299,6 +311,7 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 
 class LogSigmoidBackward0(_ParamNode):
+    forward = "result = log(sigmoid(self))"
     formula = "grad_self = grad * sigmoid(-self)"
 
     def backward(self, grad):
@@ -317,6 +330,7 @@ def logsigmoid(input):
 
 # -- hardtanh, relu6, hardsigmoid, hardswish --------------------------------------------------
 class HardtanhBackward0(_ParamNode):
+    forward = "result = clamp(self, min_val, max_val)"
     formula = "grad_self = where(min_val < self < max_val, grad, 0)"
 
     def backward(self, grad):
@@ -345,6 +359,7 @@ def relu6(input, inplace=False):
 
 
 class HardsigmoidBackward0(_ParamNode):
+    forward = "result = clamp(self / 6 + 0.5, 0, 1)"
     formula = "grad_self = where(-3 < self < 3, grad / 6, 0)"
 
     def backward(self, grad):
@@ -361,7 +376,8 @@ def hardsigmoid(input, inplace=False):
 
 
 class HardswishBackward0(_ParamNode):
-    formula = "grad_self = 0 if self <= -3, grad * (self / 3 + 0.5) if self < 3, else grad"
+    forward = "result = self * clamp(self + 3, 0, 6) / 6"
+    formula = "grad_self = where(self <= -3, 0, where(self < 3, grad * (self / 3 + 0.5), grad))"
 
     def backward(self, grad):
         (x,) = self.saved()
@@ -379,6 +395,7 @@ def hardswish(input, inplace=False):
 
 # -- threshold, shrink ------------------------------------------------------------------------
 class ThresholdBackward0(_ParamNode):
+    forward = "result = where(self > threshold, self, value)"
     formula = "grad_self = where(self > threshold, grad, 0)"
 
     def backward(self, grad):
@@ -387,7 +404,7 @@ class ThresholdBackward0(_ParamNode):
 
 
 class ThresholdBackward1(ThresholdBackward0):
-    pass
+    forward = "result = where(self > threshold, self, value)  (in place)"
 
 
 def _threshold_fwd(xp, a, thr, value):
@@ -405,7 +422,8 @@ def threshold_(input, threshold, value):
 
 
 class HardshrinkBackward0(_ParamNode):
-    formula = "grad_self = where(|self| > lambd, grad, 0)"
+    forward = "result = where(abs(self) > lambd, self, 0)"
+    formula = "grad_self = where(abs(self) > lambd, grad, 0)"
 
     def backward(self, grad):
         (x,) = self.saved()
@@ -414,7 +432,7 @@ class HardshrinkBackward0(_ParamNode):
 
 
 class SoftshrinkBackward0(HardshrinkBackward0):
-    pass
+    forward = "result = sign(self) * clamp(abs(self) - lambd, min=0)"
 
 
 def _hardshrink_fwd(xp, a, lam):
@@ -445,7 +463,9 @@ def _prelu_weight_shape(x_ndim, w):
 
 
 class PreluKernelBackward0(Node):
-    formula = "grad_self = where(self > 0, grad, weight * grad); grad_weight = sum(where(self > 0, 0, self * grad))"
+    forward = "result = where(self > 0, self, weight * self)"
+    formula = ("grad_self = where(self > 0, grad, weight * grad); "
+               "grad_weight = where(self > 0, 0, self * grad).sum(all dims but 1)")
 
     def backward(self, grad):
         x, w = self.saved()
@@ -491,6 +511,7 @@ def prelu(input, weight):
 
 
 class RreluWithNoiseBackward0(_ParamNode):
+    forward = "result = self * noise  (noise: 1 where self > 0, else a random slope)"
     formula = "grad_self = grad * noise"
 
     def backward(self, grad):
@@ -535,7 +556,8 @@ def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
 
 # -- glu --------------------------------------------------------------------------------------
 class GluBackward0(_ParamNode):
-    formula = "grad_a = grad * sigmoid(b); grad_b = grad * a * sigmoid(b) * (1 - sigmoid(b))"
+    forward = "result = a * sigmoid(b)  (a, b = self.chunk(2, dim))"
+    formula = "grad_self = cat([grad * sigmoid(b), grad * a * sigmoid(b) * (1 - sigmoid(b))], dim)"
 
     def backward(self, grad):
         from ...ops.shape import cat

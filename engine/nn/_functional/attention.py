@@ -67,9 +67,12 @@ def _swap(a):
 
 
 class ScaledDotProductAttentionBackward0(Node):
-    formula = ("P = safe_softmax(q k^T * scale + bias) [* dropout mask D]; dP = grad v^T * D; "
-               "dS = P * (dP - sum(dP * P, -1)); grad_q = dS k * scale; grad_k = dS^T q * scale; "
-               "grad_v = (P*D)^T grad; grad_bias = dS")
+    forward = "result = P @ value, P = softmax(query @ key.mT * scale + attn_mask) [* dropout]"
+    formula = ("grad_query = dS @ key * scale, dS = P * (dP - (dP * P).sum(-1, keepdim=True)),"
+               " dP = grad @ value.mT [* dropout]; "
+               "grad_key = dS.mT @ query * scale; "
+               "grad_value = (P [* dropout]).mT @ grad; "
+               "grad_attn_mask = dS")
 
     def __init__(self, scale, probs, drop, dead):
         super().__init__()

@@ -352,8 +352,10 @@ def _wgrad_arr(x, gy, wshape, s, p, d, g, cols=None):
 
 # -- differentiable ops -----------------------------------------------------------------------
 class ConvolutionBackward0(Node):
-    formula = ("grad_input = conv_transpose(grad, weight); grad_weight = grad (x) im2col(input); "
-               "grad_bias = grad.sum(batch and spatial dims)")
+    forward = "result = conv(input, weight) + bias  (conv_transpose when transposed)"
+    formula = ("grad_input = conv_transpose(grad, weight)  (transposed: conv(grad, weight)); "
+               "grad_weight = correlate(input, grad)  (transposed: correlate(grad, input)); "
+               "grad_bias = grad.sum([0, 2, 3, ...])")
 
     def __init__(self, stride, padding, dilation, transposed, output_padding, groups, in_size):
         super().__init__()
@@ -412,6 +414,7 @@ def convolution(input, weight, bias, stride, padding, dilation, transposed, outp
 
 
 class ConvolutionBackwardBackward0(Node):
+    forward = "result = correlate(input, grad_output)  (a convolution's weight gradient)"
     formula = "grad_input = conv_transpose(grad_output, grad); grad_grad_output = conv(input, grad)"
 
     def __init__(self, stride, padding, dilation, groups, in_size, out_size):
@@ -628,7 +631,8 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 # -- unfold / fold ----------------------------------------------------------------------------
 class Im2ColBackward0(Node):
-    formula = "grad_self = col2im(grad)"
+    forward = "result = im2col(self, kernel_size, dilation, padding, stride)  (unfold)"
+    formula = "grad_self = col2im(grad, self.shape[2:], kernel_size, dilation, padding, stride)"
 
     def __init__(self, size, k, d, p, s):
         super().__init__()
@@ -639,7 +643,8 @@ class Im2ColBackward0(Node):
 
 
 class Col2ImBackward0(Node):
-    formula = "grad_self = im2col(grad)"
+    forward = "result = col2im(self, output_size, kernel_size, dilation, padding, stride)  (fold)"
+    formula = "grad_self = im2col(grad, kernel_size, dilation, padding, stride)"
 
     def __init__(self, k, d, p, s):
         super().__init__()

@@ -10,13 +10,17 @@
 """
 from ...ops._util import Node, Tensor, needs_grad, record
 from ...ops.linalg import addmm, einsum, mm
-from ...ops.shape import UnsafeViewBackward0, reshape, t, unsqueeze, view
+from ...ops.shape import UnsafeViewBackward0, _reshaped_like, reshape, t, unsqueeze, view
 
 __all__ = ["linear", "bilinear"]
 
 
 class SqueezeBackward4(Node):
+    forward = "result = self.squeeze(0)"
     formula = "grad_self = grad.unsqueeze(0)"
+
+    def replay(self, xs, out_shape):
+        return _reshaped_like(self, xs[0], out_shape)
 
     def __init__(self, shape):
         super().__init__()
@@ -77,8 +81,10 @@ def linear(input, weight, bias=None):
 
 # -- bilinear ---------------------------------------------------------------------------------
 class TrilinearBackward0(Node):
-    formula = ("grad_i1[b,i] = sum grad[b,o] W[o,i,j] i2[b,j]; grad_W[o,i,j] = sum grad[b,o] i1[b,i] i2[b,j]; "
-               "grad_i2[b,j] = sum grad[b,o] W[o,i,j] i1[b,i]")
+    forward = "result = einsum('bi,oij,bj->bo', i1, i2, i3)  (bilinear: input1, weight, input2)"
+    formula = ("grad_i1 = einsum('bo,oij,bj->bi', grad, i2, i3); "
+               "grad_i2 = einsum('bo,bi,bj->oij', grad, i1, i3); "
+               "grad_i3 = einsum('bo,oij,bi->bj', grad, i2, i1)")
 
     def backward(self, grad):
         x1, w, x2 = self.saved()

@@ -13,6 +13,7 @@ one scatter of constant coefficients times the incoming gradient.
 """
 import math
 import warnings
+from functools import partial
 
 import numpy as np
 
@@ -134,7 +135,11 @@ def _const(arr):
 
 # -- scalar nodes named as PyTorch's C++ composites name them -------------------------------------
 class MulBackward1(Node):
+    forward = "result = self * other  (other: a number)"
     formula = "grad_self = grad * other"
+
+    def replay(self, xs, out_shape):
+        return _scalar_op(xs[0], self.other, "mul")
 
     def __init__(self, other):
         super().__init__()
@@ -145,7 +150,11 @@ class MulBackward1(Node):
 
 
 class DivBackward1(Node):
+    forward = "result = self / other  (other: a number)"
     formula = "grad_self = grad / other"
+
+    def replay(self, xs, out_shape):
+        return _scalar_op(xs[0], self.other, "div")
 
     def __init__(self, other):
         super().__init__()
@@ -156,10 +165,19 @@ class DivBackward1(Node):
 
 
 class AddBackward1(Node):
+    forward = "result = self + other  (other: a number)"
     formula = "grad_self = grad"
+
+    def replay(self, xs, out_shape):
+        return _scalar_op(xs[0], 0.0, "add")  # the added number does not change the gradient
 
     def backward(self, grad):
         return (grad,)
+
+
+def _host(a):
+    """A numpy array (or number) of ``a``, which may live on the GPU."""
+    return a.get() if hasattr(a, "get") and type(a).__module__.startswith("cupy") else a
 
 
 def _scalar_op(t, other, kind):
@@ -184,6 +202,12 @@ def _scalar_op(t, other, kind):
 class _PairLossNode(Node):
     """Backward of a pointwise loss of (input, target): ``grad_input = dloss/dinput * grad``."""
 
+    forward = "result = reduce(loss(self, target))  (reduction: mean, sum or none)"
+    formula = "grad_self = dloss/dself * grad [/ numel]; grad_target = -grad_self"
+
+    def replay(self, xs, out_shape):
+        return _pair_loss(type(self), xs[0], xs[1], self.red, partial(self.pointwise, extra=self.extra), self.kernel, self.extra)
+
     def __init__(self, red, n, extra=None):
         super().__init__()
         self.red, self.n, self.extra = red, n, extra
@@ -201,21 +225,44 @@ class _PairLossNode(Node):
 
 
 class MseLossBackward0(_PairLossNode):
+    forward = "result = reduce((self - target)**2)"
     formula = "grad_self = 2 * (self - target) * grad [/ numel]; grad_target = -grad_self"
+
+    kernel = "mse_cpu"
+
+    @staticmethod
+    def pointwise(a, b, extra=None):
+        return _mse_fn(a, b)
 
     def deriv(self, x, t):
         return (x - t) * 2
 
 
 class SmoothL1LossBackward0(_PairLossNode):
-    formula = "grad_self = clamp((self - target) / beta, -1, 1) * grad [/ numel]"
+    forward = "result = reduce(smooth_l1(self - target, beta))"
+    formula = "grad_self = clamp((self - target) / beta, -1, 1) * grad [/ numel]; grad_target = -grad_self"
+
+    kernel = "smooth_l1_cpu"
+
+    @staticmethod
+    def pointwise(a, b, extra):
+        z = abs(a - b)
+        return xp_of(z).where(z < extra, 0.5 * z * z / extra, z - 0.5 * extra)
 
     def deriv(self, x, t):
         return ((x - t) / self.extra).clamp(-1, 1)
 
 
 class HuberLossBackward0(_PairLossNode):
-    formula = "grad_self = clamp(self - target, -delta, delta) * grad [/ numel]"
+    forward = "result = reduce(huber(self - target, delta))"
+    formula = "grad_self = clamp(self - target, -delta, delta) * grad [/ numel]; grad_target = -grad_self"
+
+    kernel = "huber_cpu"
+
+    @staticmethod
+    def pointwise(a, b, extra):
+        z = abs(a - b)
+        return xp_of(z).where(z < extra, 0.5 * z * z, extra * (z - 0.5 * extra))
 
     def deriv(self, x, t):
         return (x - t).clamp(-self.extra, self.extra)
@@ -324,7 +371,20 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
 
 # -- negative log likelihood ------------------------------------------------------------------
 class NllLossBackward0(Node):
-    formula = "grad_self[n, target[n]] = -weight[target[n]] * grad [/ total_weight]"
+    forward = "result = reduce(-weight[target] * self.gather(1, target))  (mean: / total_weight)"
+    formula = "grad_self = zeros_like(self).scatter(1, target, -weight[target]) * grad [/ total_weight]"
+
+    replay_rebuilds = False  # the loss value is recomputed directly: the analytic side is backward()
+
+    def replay(self, xs, out_shape):
+        a = _host(xs[0]._data)
+        a2 = a[None] if a.ndim == 1 else a
+        idx = np.asarray(_host(self.idx))
+        picked = np.take_along_axis(a2, idx.reshape((idx.shape[0], 1) + idx.shape[1:]), axis=1)[:, 0]
+        loss = picked * np.asarray(_host(self.coef), dtype=np.float64)
+        if self.red != NONE:
+            loss = loss.sum()
+        return Tensor._make(np.asarray(loss, dtype=np.float64).reshape(out_shape))
 
     def __init__(self, idx, coef, red, shape2, shape, dtype, one_d_batch=False):
         super().__init__()
@@ -361,7 +421,7 @@ class NllLossBackward0(Node):
 
 
 class NllLoss2DBackward0(NllLossBackward0):
-    pass
+    forward = "result = reduce(-weight[target] * self.gather(1, target))  (mean: / total_weight)"
 
 
 _aranges = {}
@@ -572,7 +632,12 @@ class LogSoftmaxBackward0(_LogSoftmaxBackward0):
     NLL node above it (marked with the per-row coefficients ``c``), the backward is one pass:
     ``grad - softmax * c`` with the one-hot part scattered in."""
 
+    forward = "result = self - log(exp(self).sum(dim, keepdim=True))"
+
     _ex = None
+
+    def replay(self, xs, out_shape):
+        return _ce_log_softmax(xs[0], self.dim)
 
     def backward(self, grad):
         hint = getattr(grad, "_ce_hint", None)
@@ -634,7 +699,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
 # -- binary cross entropy ---------------------------------------------------------------------
 class BinaryCrossEntropyBackward0(Node):
-    formula = "grad_self = grad * (self - target) / clamp_min((1 - self) * self, 1e-12) * weight [/ numel]"
+    forward = "result = reduce(-weight * (target * log(self) + (1 - target) * log(1 - self)))"
+    formula = ("grad_self = grad * (self - target) / clamp_min((1 - self) * self, 1e-12) * weight [/ numel]; "
+               "grad_target = -grad * (log(self) - log(1 - self)) * weight [/ numel]")
 
     def __init__(self, red, n, w):
         super().__init__()
@@ -719,7 +786,10 @@ def _log_sigmoid_t(x):
 
 
 class BinaryCrossEntropyWithLogitsBackward0(Node):
-    formula = "grad_self = (sigmoid(self) - target) * grad * weight [/ numel] (with pos_weight)"
+    forward = "result = binary_cross_entropy(sigmoid(self), target, weight, pos_weight)  (stably)"
+    formula = ("grad_self = grad * ((pos_weight * target + 1 - target) * sigmoid(self) - pos_weight * target)"
+               " * weight [/ numel]; "
+               "grad_target = grad * (logsigmoid(-self) - pos_weight * logsigmoid(self)) * weight [/ numel]")
 
     def __init__(self, red, n, w, pw):
         super().__init__()
@@ -793,7 +863,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 # -- KL divergence ----------------------------------------------------------------------------
 class XlogyBackward0(Node):
-    formula = "grad_self = grad * xlogy(self != 0, other); grad_other = grad * self / other"
+    forward = "result = self * log(other)  (0 where self == 0)"
+    formula = "grad_self = grad * where(self != 0, log(other), 0); grad_other = grad * self / other"
 
     def backward(self, grad):
         x, y = self.saved()
@@ -841,7 +912,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
 # -- extras -----------------------------------------------------------------------------------
 class SoftMarginLossBackward0(Node):
-    formula = "grad_self = -target * exp(-target * self) / (1 + exp(-target * self)) * grad [/ numel]"
+    forward = "result = reduce(log(1 + exp(-target * self)))"
+    formula = ("grad_self = -target * exp(-target * self) / (1 + exp(-target * self)) * grad [/ numel]; "
+               "grad_target = None  (target may not require grad)")
 
     def __init__(self, red, n):
         super().__init__()

@@ -59,8 +59,11 @@ def _const(arr):
 
 # -- batch norm -------------------------------------------------------------------------------
 class NativeBatchNormBackward0(Node):
-    formula = ("grad_input = invstd * (g - mean(g) - xhat * mean(g * xhat)), g = grad * weight (training); "
-               "grad_weight = sum(grad * xhat); grad_bias = sum(grad)")
+    forward = "result = xhat * weight + bias, xhat = (input - mean(R)) * invstd, R = (0, 2, 3, ...)"
+    formula = ("grad_input = invstd * (g - g.mean(R) - xhat * (g * xhat).mean(R)), g = grad * weight"
+               "  (eval: invstd * g); "
+               "grad_weight = (grad * xhat).sum(R); "
+               "grad_bias = grad.sum(R)")
 
     def __init__(self, axes, bshape, mean, invstd, training, eps):
         super().__init__()
@@ -165,8 +168,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 # -- layer norm -------------------------------------------------------------------------------
 class NativeLayerNormBackward0(Node):
-    formula = ("grad_input = invstd * (g - mean(g) - xhat * mean(g * xhat)), g = grad * weight; "
-               "grad_weight = sum_batch(grad * xhat); grad_bias = sum_batch(grad)")
+    forward = "result = xhat * weight + bias, xhat = (input - mean(R)) * invstd, R = the last dims"
+    formula = ("grad_input = invstd * (g - g.mean(R) - xhat * (g * xhat).mean(R)), g = grad * weight; "
+               "grad_weight = (grad * xhat).sum(batch dims); "
+               "grad_bias = grad.sum(batch dims)")
 
     def __init__(self, axes, mean, invstd, eps):
         super().__init__()
@@ -246,8 +251,10 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 # -- group norm -------------------------------------------------------------------------------
 class NativeGroupNormBackward0(Node):
-    formula = ("grad_input = invstd * (g - mean(g) - xhat * mean(g * xhat)) per (sample, group), "
-               "g = grad * weight; grad_weight = sum(grad * xhat); grad_bias = sum(grad)")
+    forward = "result = xhat * weight + bias, xhat = (input - mean(R)) * invstd, R = each group"
+    formula = ("grad_input = invstd * (g - g.mean(R) - xhat * (g * xhat).mean(R)), g = grad * weight; "
+               "grad_weight = (grad * xhat).sum(all dims but 1); "
+               "grad_bias = grad.sum(all dims but 1)")
 
     def __init__(self, groups, mean, invstd, eps):
         super().__init__()

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from ...autograd.graph import op_name
 from ...ops._util import Node, Tensor, needs_grad, record, xp_of
 from .conv import pad_array, scratch, windows
 
@@ -165,6 +166,7 @@ def _scatter_arr(g, idx, sp, unique):
 class _PoolSelect(Node):
     """Grad_fn of a max pool (and of its double backward): picks the input at the argmax."""
 
+    forward = "result, indices = max_pool(self, ...)  (the maximum of each window)"
     formula = "grad_self = zeros(self.shape).scatter_add(indices, grad)"
 
     def __init__(self, idx, in_shape, nd, unique, pair):
@@ -178,6 +180,7 @@ class _PoolSelect(Node):
 class _PoolScatter(Node):
     """Grad_fn of a max pool's backward: gathers the gradient at the argmax positions."""
 
+    forward = "result = max_pool_backward(grad_output, self, indices)  (scattered to the argmax)"
     formula = "grad_grad_output = grad.gather(indices)"
 
     def __init__(self, idx, nd, unique, pair):
@@ -208,8 +211,11 @@ def _scatter(grad, idx, in_shape, nd, unique, pair):
 
 
 def _select_pair(name):
-    fw = type(name, (_PoolSelect,), {})
-    bw = type(name.replace("Backward0", "BackwardBackward0"), (_PoolScatter,), {})
+    op = op_name(name)
+    args = "output_size" if name.startswith("Adaptive") else "kernel_size, stride, padding, dilation"
+    fw = type(name, (_PoolSelect,), {"forward": f"result, indices = {op}(self, {args})"})
+    bw = type(name.replace("Backward0", "BackwardBackward0"), (_PoolScatter,),
+              {"forward": f"result = {op}_backward(grad_output, self, indices)"})
     fw.__qualname__, bw.__qualname__ = fw.__name__, bw.__name__
     return fw, bw
 
@@ -396,7 +402,8 @@ def _avg_adj_arr(g, sp, k, s, p, out_sz, div):
 class _AvgPoolNode(Node):
     """Grad_fn of an average pool (and of the adjoint of one): the other of the pair."""
 
-    formula = "grad_self = avg_pool_adjoint(grad)"
+    forward = "result = avg_pool(self, kernel_size, stride, padding)"
+    formula = "grad_self = avg_pool_backward(grad)  (grad / divisor spread over each window)"
 
     def __init__(self, args, adjoint):
         super().__init__()
@@ -410,8 +417,12 @@ _AVG = {}
 for _nd in (2, 3):
     for _adj in (False, True):
         _name = f"AvgPool{_nd}DBackward0" if not _adj else f"AvgPool{_nd}DBackwardBackward0"
-        _cls = type(_name, (_AvgPoolNode,), {"formula": "grad_self = avg_pool(grad)" if _adj else
-                                             "grad_self = spread(grad / divisor) over each window"})
+        _op = f"avg_pool{_nd}d"
+        _cls = type(_name, (_AvgPoolNode,), {
+            "forward": f"result = {_op}_backward(grad_output)  (each value / divisor over its window)"
+            if _adj else f"result = {_op}(self, kernel_size, stride, padding)",
+            "formula": f"grad_grad_output = {_op}(grad)" if _adj else
+            f"grad_self = {_op}_backward(grad)  (grad / divisor spread over each window)"})
         _cls.__qualname__ = _name
         _AVG[(_nd, _adj)] = _cls
 
@@ -524,6 +535,9 @@ class _SepNode(Node):
     """Grad_fn of a separable linear map over the trailing dims (adaptive average pool,
     interpolation, …) and of its adjoint: each one's backward is the other."""
 
+    forward = "result = M applied along each trailing dim of self  (a separable linear map)"
+    formula = "grad_self = M.T applied along each trailing dim of grad  (the adjoint)"
+
     def __init__(self, mats, scale, adjoint, names):
         super().__init__()
         self.mats, self.scale, self.adjoint, self.names = mats, scale, adjoint, names
@@ -535,10 +549,22 @@ class _SepNode(Node):
 _SEP_CLASSES = {}
 
 
-def _sep_class(name, formula):
+def _sep_texts(name):
+    """(forward, formula) of a separable node class, from its name: ``XBackward0`` is the map
+    ``x`` (M per trailing dim), ``XBackwardBackward0`` its adjoint ``x_backward`` (M.T)."""
+    op = op_name(name)
+    if op.endswith("_backward"):
+        return (f"result = {op}(grad_output)  (the adjoint: M.T along each trailing dim)",
+                f"grad_grad_output = {op[:-len('_backward')]}(grad)")
+    return (f"result = {op}(self)  (a linear map: M along each trailing dim)",
+            f"grad_self = {op}_backward(grad)  (the adjoint: M.T along each trailing dim)")
+
+
+def _sep_class(name):
     cls = _SEP_CLASSES.get(name)
     if cls is None:
-        cls = _SEP_CLASSES[name] = type(name, (_SepNode,), {"formula": formula})
+        forward, formula = _sep_texts(name)
+        cls = _SEP_CLASSES[name] = type(name, (_SepNode,), {"forward": forward, "formula": formula})
         cls.__qualname__ = name
     return cls
 
@@ -561,7 +587,7 @@ def separable(input, mats, scale, adjoint, names):
     out = Tensor._make(xp_of(a).ascontiguousarray(a).astype(input._data.dtype, copy=False))
     if needs_grad(input):
         name = names[1] if adjoint else names[0]
-        record(_sep_class(name, "grad_self = adjoint(grad)")(mats, scale, adjoint, names), (input,), out)
+        record(_sep_class(name)(mats, scale, adjoint, names), (input,), out)
     return out
 
 

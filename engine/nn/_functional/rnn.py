@@ -421,7 +421,8 @@ class _RecurrentLayerBackward(Node):
     """One layer, one direction: inputs ``(x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr)``, outputs
     ``(out, h_n[, c_n])``."""
 
-    formula = "backpropagation through time of one recurrent layer (one direction)"
+    forward = "output, h_n = layer(input, h_0, weights)  (one recurrent layer, one direction)"
+    formula = "grads = bptt(grad_output, grad_h_n)  (backpropagation through time)"
     mode = None
 
     def __init__(self, sizes, reverse, saved, shapes):
@@ -467,18 +468,23 @@ class _RecurrentLayerBackward(Node):
 
 
 class LstmLayerBackward0(_RecurrentLayerBackward):
+    forward = "h_t, c_t = lstm_cell(x_t, h_(t-1), c_(t-1)) over t  (output: every h_t, h_n, c_n: the last)"
+    formula = "grads = bptt(grad_output, grad_h_n, grad_c_n)  (backpropagation through time)"
     mode = "LSTM"
 
 
 class GruLayerBackward0(_RecurrentLayerBackward):
+    forward = "h_t = gru_cell(x_t, h_(t-1)) over t  (output: every h_t, h_n: the last)"
     mode = "GRU"
 
 
 class RnnTanhLayerBackward0(_RecurrentLayerBackward):
+    forward = "h_t = tanh(x_t @ w_ih.T + b_ih + h_(t-1) @ w_hh.T + b_hh) over t  (output: every h_t)"
     mode = "RNN_TANH"
 
 
 class RnnReluLayerBackward0(_RecurrentLayerBackward):
+    forward = "h_t = relu(x_t @ w_ih.T + b_ih + h_(t-1) @ w_hh.T + b_hh) over t  (output: every h_t)"
     mode = "RNN_RELU"
 
 

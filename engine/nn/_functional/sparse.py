@@ -13,7 +13,8 @@ _INT_KINDS = (np.dtype(np.int64), np.dtype(np.int32))
 
 
 class EmbeddingBackward0(Node):
-    formula = "grad_weight = index_add(zeros_like(weight), 0, indices, grad) (padding_idx rows zero)"
+    forward = "result = weight[indices]"
+    formula = "grad_weight = zeros_like(weight).index_add(0, indices, grad [/ counts])  (rows at padding_idx: 0)"
 
     def __init__(self, idx, num_weights, padding_idx, scale):
         super().__init__()

@@ -29,7 +29,8 @@ def _lst(shape):
 
 # -- constant pad -----------------------------------------------------------------------------
 class ConstantPadNdBackward0(Node):
-    formula = "grad_self = constant_pad_nd(grad, -pad)"
+    forward = "result = constant_pad_nd(self, pad, value)"
+    formula = "grad_self = constant_pad_nd(grad, -pad)  (crops the padding)"
 
     def __init__(self, pads):
         super().__init__()
@@ -97,7 +98,7 @@ def _gather_op(input, idxs, name):
         dt = input._data.dtype
         mats = [_onehot(idx, sp[i], dt, xp) for i, idx in enumerate(idxs)]
         names = (name, name.replace("Backward0", "BackwardBackward0"))
-        record(_sep_class(name, "grad_self = adjoint(grad)")(mats, None, False, names), (input,), out)
+        record(_sep_class(name)(mats, None, False, names), (input,), out)
     return out
 
 
@@ -258,7 +259,7 @@ def _linear_op(input, weights, name):
             np.add.at(m, (r, i1), l1.astype(dt))
             mats.append(xp.asarray(m))
         names = (name, name.replace("Backward0", "BackwardBackward0"))
-        record(_sep_class(name, "grad_self = adjoint(grad)")(mats, None, False, names), (input,), out)
+        record(_sep_class(name)(mats, None, False, names), (input,), out)
     return out
 
 

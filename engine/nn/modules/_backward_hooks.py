@@ -19,6 +19,9 @@ from ...tensor import Tensor
 class BackwardHookFunctionBackward(Node):
     """Identity over several tensors; keeps the gradients it returned for the module hook."""
 
+    forward = "outputs = inputs  (identity around a module, for its backward hooks)"
+    formula = "grads = grad_outputs  (passed through, the module's backward hooks see and may replace them)"
+
     _custom = True
 
     def backward(self, *grads):
