@@ -143,13 +143,6 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
         if node is None:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
         roots.append((node, nr, g))
-    # Arrays the caller handed in: a leaf must copy them rather than keep them as its .grad.
-    root_arrays = set()
-    for g in grad_tensors:
-        if g is not None:
-            root_arrays.add(id(g._data))
-            if g._data.base is not None:
-                root_arrays.add(id(g._data.base))
     root_nodes = []
     root_ids = set()
     for node, _, _ in roots:
@@ -254,7 +247,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                     if obs is not None:
                         obs.backward_step(step, node, (g,), (), accumulated=var)
                         step += 1
-                    node.accumulate(g, create_graph, root_arrays)
+                    node.accumulate(g, create_graph)
                     if node._hooks:
                         for fn in list(node._hooks):
                             fn((), (g,))

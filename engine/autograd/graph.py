@@ -8,9 +8,6 @@ that an in-place change is caught).  ``AccumulateGrad`` ends every path at a lea
 """
 import itertools
 import re
-import sys
-
-import numpy as _np
 import weakref
 
 _seq = itertools.count()
@@ -199,16 +196,13 @@ class AccumulateGrad(Node):
         self._meta = ((variable.shape, variable.dtype),)
         self._post_hooks = None
 
-    def accumulate(self, grad, create_graph, roots=()):
+    def accumulate(self, grad, create_graph):
         var = self.variable
         old = var.grad
         if old is None:
-            if create_graph:
-                var.grad = grad
-            elif _sole_owner(grad, roots):
-                var.grad = type(grad)._make(grad._data)  # nobody else can see this array: keep it
-            else:
-                var.grad = grad._detached_copy()
+            # a copy: the incoming array may be shared (a hook, the caller's grad_outputs, a view);
+            # keeping it when nobody else holds it measured no faster (an MLP step, within noise)
+            var.grad = grad if create_graph else grad._detached_copy()
         elif create_graph:
             var.grad = old + grad
         else:
@@ -216,27 +210,6 @@ class AccumulateGrad(Node):
         if self._post_hooks:
             for h in self._post_hooks:
                 h(var)
-
-
-_getrefcount = sys.getrefcount
-_np_ndarray = _np.ndarray
-_TENSOR_REFS = 6  # the executor's buffer list and local, accumulate's and this function's arguments, getrefcount's (+1 spare)
-
-
-def _sole_owner(grad, roots):
-    """Whether ``grad``'s array is a fresh, contiguous buffer that only ``grad`` refers to, so a
-    leaf may keep it instead of a copy (what PyTorch decides from reference counts too).
-    Gradients handed in by the caller (``roots``) are never kept."""
-    if _getrefcount(grad) > _TENSOR_REFS:
-        return False  # a hook or another list still holds this tensor
-    a = grad._data
-    if type(a) is not _np_ndarray or not a.flags.c_contiguous or id(a) in roots:
-        return False
-    base = a.base
-    if base is not None:
-        if base.base is not None or id(base) in roots or _getrefcount(base) > 3:
-            return False
-    return _getrefcount(a) <= 3
 
 
 def _tensor_type_name(t):

@@ -27,6 +27,7 @@ from ..autograd import observe as _observe
 from ..autograd.grad_mode import GradMode
 from ..autograd.graph import Node, grad_accumulator
 from ..device import _cupy, device_of
+from ..device import module_of as xp_of  # noqa: F401  (the ops' name for it)
 from ..tensor import Tensor
 
 _ndarray = np.ndarray
@@ -36,13 +37,6 @@ Number = numbers.Number
 
 __all__ = ["Node", "Tensor", "record", "record_multi", "needs_grad", "promote", "as_tensor_arg",
            "xp_of", "check_same_device", "broadcast_error", "inplace", "make_view", "dtype_of_np", "float_result_dtype"]
-
-
-def xp_of(a):
-    """Array module of an array: numpy unless it is a cupy array."""
-    if type(a) is _ndarray or _cupy is None:
-        return np
-    return _cupy.get_array_module(a)
 
 
 def dtype_of_np(a):
