@@ -15,7 +15,7 @@ import numpy as np
 
 from ...autograd.graph import op_name
 from ...ops._util import Node, Tensor, needs_grad, record, xp_of
-from .conv import pad_array, scratch, windows
+from .windows import pad_array, scratch, windows
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices",
            "max_pool3d_with_indices", "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d",
