@@ -17,7 +17,7 @@ FE_DIST := $(FE)/dist/index.html
 FE_SRC := $(shell find $(FE)/src $(FE)/public -type f 2>/dev/null) \
           $(wildcard $(FE)/index.html $(FE)/package.json $(FE)/tsconfig*.json $(FE)/vite.config.*)
 
-.PHONY: setup sandbox frontend npm chromium run test test-engine test-portable e2e bench clean
+.PHONY: setup sandbox frontend protocol-ts npm chromium run test test-engine test-portable e2e bench clean
 
 setup: $(STAMP) sandbox
 
@@ -55,6 +55,11 @@ $(FE_DIST): $(FE_DEPS) $(FE_SRC) | npm
 	touch $@
 
 frontend: $(FE_DIST)
+
+# The front end's wire types (frontend/src/generated/protocol.ts), written from the protocol's
+# pydantic models; a backend test fails while they are stale.
+protocol-ts: $(STAMP)
+	$(VPY) tools/gen_protocol_ts.py
 
 # Debian's Chromium for the Playwright tests: apt when missing and root (apt-get update only if
 # the package lists do not know it yet), otherwise say how.

@@ -11,6 +11,8 @@ Extensions other modules read:
   Listeners for kernel events: ``app.extensions["kernels"].add_listener(fn)``, ``fn(notebook_id,
   event_name, data)`` called from the manager's threads.
 * ``app.extensions["socketio"]`` — the ``flask_socketio.SocketIO`` (also ``backend.app.socketio``)
+* ``app.extensions["realtime"]`` — ``backend.realtime.runs.RunService``: cell runs and their
+  saving (it also ends the runs a stopped single-process server left behind)
 """
 import atexit
 import importlib
@@ -24,7 +26,7 @@ from flask_socketio import SocketIO
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
-from . import __version__, identity, security
+from . import __version__, identity, protocol, security
 from .config import Config, resolve_device, sandbox_check
 from .storage import Repo
 from .storage.db import check as db_check
@@ -124,13 +126,12 @@ def create_app(config=None):
     app.extensions["config"] = config
 
     repo = Repo.from_url(config.database_url, max_code_bytes=config.max_code_bytes, max_cells=config.max_cells)
-    if repo.engine.dialect.name == "sqlite":  # one server process: nothing can still be running
-        repo.reset_busy_cells()
     app.extensions["repo"] = repo
 
     origins = list(config.allowed_origins) or None  # None: same origin only (checked on the Host header)
     socketio.init_app(app, async_mode="threading", max_http_buffer_size=1_000_000, manage_session=False,
-                      cors_allowed_origins=origins, message_queue=config.redis_url or None)
+                      cors_allowed_origins=origins, message_queue=config.redis_url or None,
+                      json=protocol.WireJSON)  # writes the protocol's models, NaN/±inf as strings
     app.extensions["socketio"] = socketio
     app.extensions["kernels"] = KernelService(config)
 
@@ -186,6 +187,9 @@ def _health(app):
     body["kernels"] = ("started" if kernels.started else
                        "unavailable" if kernels._error or not _module_exists("backend.kernels.manager")
                        else "not started")
+    stats = getattr(kernels._manager, "pool_stats", None) if kernels.started else None
+    if stats is not None:  # the pre-started kernels: {ready, starting, target, min, max}
+        body["kernel_pool"] = stats()
     return body, code
 
 

@@ -1,12 +1,18 @@
 """The Socket.IO wire protocol of the playground, as pydantic models (docs/protocol.md explains it).
 
 Inbound models (client -> server) are strict: wrong types are rejected rather than coerced,
-unknown fields are rejected, and every string and number has a bound.  Outbound models
-(server -> client) describe what ``backend.realtime`` emits; they are used to build the
-messages and by the tests to check them.
+unknown fields are rejected, and every string and number has a bound.  Use
+:func:`parse_inbound` to validate an inbound event; it raises :class:`ProtocolError` with a
+short, client-safe reason.
 
-Use :func:`parse_inbound` to validate an inbound event; it raises :class:`ProtocolError`
-with a short, client-safe reason.
+Outbound models (server -> client), one per event in :data:`OUTBOUND`, build every message the
+server sends (``backend/realtime/outbox.py`` validates each payload with its model and emits the
+model), so a message has all of its model's fields and nothing else.  The socket's JSON codec
+(:class:`WireJSON`) writes NaN and ±inf as the strings ``"NaN"``, ``"Infinity"`` and
+``"-Infinity"``.  The records inside them
+(graph nodes, backward steps, metric points, tensor statistics...) are the kernel protocol's
+(``backend/kernels/protocol.py``), defined once.  ``tools/gen_protocol_ts.py`` writes the front
+end's TypeScript types (``frontend/src/generated/protocol.ts``) from these models.
 """
 from __future__ import annotations
 
@@ -14,6 +20,10 @@ import json
 from typing import Any, Dict, List, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator
+from pydantic_core import to_json
+
+from backend.kernels.protocol import (BackwardStep, Edge, GradCheckBody, GraphGroup, GraphNode, MetricPoint,
+                                      NodeValueBody)
 
 # ---------------------------------------------------------------------------------------------
 # limits (documented in docs/protocol.md; the server's own max_http_buffer_size is 1 MB)
@@ -27,7 +37,8 @@ MAX_MESSAGE_BYTES = 512 * 1024
 CHUNK_BYTES = 128 * 1024
 #: outbound stream text per message
 MAX_STREAM_TEXT = 64 * 1024
-#: metrics: at most this many emits per second per notebook, at most this many points per emit
+#: metrics: at most this many emits per second per notebook (the one metrics throttle), at most
+#: this many points per emit
 METRICS_MAX_RATE = 10
 METRICS_MAX_POINTS = 2_000
 #: stream output coalescing window (seconds)
@@ -136,7 +147,7 @@ def parse_inbound(event: str, args: tuple):
     """Validate the arguments of inbound ``event``; return the model or raise ProtocolError."""
     model = INBOUND.get(event)
     if model is None:
-        raise ProtocolError("unknown event", event)
+        raise ProtocolError("unknown event", str(event)[:64])
     if len(args) != 1 or not isinstance(args[0], dict):
         raise ProtocolError("payload must be one JSON object", event)
     try:
@@ -154,15 +165,20 @@ def parse_inbound(event: str, args: tuple):
 # ---------------------------------------------------------------------------------------------
 # outbound (server -> client).  Every message that concerns a notebook carries notebook_id.
 # ---------------------------------------------------------------------------------------------
+KernelStatus = Literal["starting", "idle", "busy", "restarting", "dead"]
+CellStatus = Literal["idle", "queued", "running", "done", "error"]
+
+
 class _Outbound(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid", strict=True, ser_json_inf_nan="strings",
+                              json_schema_serialization_defaults_required=True)
 
 
 class ErrorOut(_Outbound):
+    """A refused or failed client event (the ack says the same)."""
     reason: str
     event: Optional[str] = None
     notebook_id: Optional[NotebookId] = None
-    request_id: Optional[str] = None
 
 
 class JoinedOut(_Outbound):
@@ -175,7 +191,7 @@ class LeftOut(_Outbound):
 
 class KernelStatusOut(_Outbound):
     notebook_id: NotebookId
-    status: str
+    status: KernelStatus
     reason: Optional[str] = None
 
 
@@ -187,7 +203,7 @@ class DeviceOut(_Outbound):
 class CellStatusOut(_Outbound):
     notebook_id: NotebookId
     cell_id: str
-    status: Literal["queued", "running", "done", "error", "idle"]
+    status: CellStatus
     duration_ms: Optional[float] = None
     execution_count: Optional[int] = None
 
@@ -204,6 +220,7 @@ class ResultOut(_Outbound):
     cell_id: str
     data: Dict[str, Any]
     execution_count: Optional[int] = None
+    truncated: bool = False
 
 
 class CellErrorOut(_Outbound):
@@ -213,12 +230,14 @@ class CellErrorOut(_Outbound):
     evalue: str
     traceback: List[str] = []
     line: Optional[int] = None
+    truncated: bool = False
 
 
 class NoticeOut(_Outbound):
     notebook_id: NotebookId
     cell_id: Optional[str] = None
     text: str
+    truncated: bool = False
 
 
 class GraphChunkOut(_Outbound):
@@ -227,9 +246,9 @@ class GraphChunkOut(_Outbound):
     seq: int
     index: int
     count: int
-    nodes: List[Any]
-    edges: List[Any]
-    groups: List[Any] = []
+    nodes: List[GraphNode]
+    edges: List[Edge]
+    groups: List[GraphGroup] = []
 
 
 class GraphOut(_Outbound):
@@ -252,7 +271,7 @@ class BackwardTraceChunkOut(_Outbound):
     pass_index: int
     index: int
     count: int
-    steps: List[Any]
+    steps: List[BackwardStep]
 
 
 class BackwardTraceOut(_Outbound):
@@ -265,54 +284,25 @@ class BackwardTraceOut(_Outbound):
     omitted: int = 0
 
 
-class MetricPoint(_Outbound):
-    tag: str
-    step: Optional[int] = None
-    value: Optional[float]
-    wall: Optional[float] = None
-
-
 class MetricsOut(_Outbound):
     notebook_id: NotebookId
     points: List[MetricPoint]
     coalesced: int = 0
 
 
-class NodeValueOut(_Outbound):
+class NodeValueOut(NodeValueBody):
+    """The answer to ``get_value``, to the asking client only."""
+    model_config = _Outbound.model_config
     notebook_id: NotebookId
-    request_id: Optional[str] = None
-    node_id: int
-    which: Literal["value", "grad"]
-    stats: Optional[Dict[str, Any]] = None
-    values: Optional[Any] = None
-    shape: Optional[List[int]] = None
-    dtype: Optional[str] = None
+    request_id: str
+    truncated: bool = False
 
 
-class GradCheckInputOut(_Outbound):
-    index: int
-    node: Optional[int] = None
-    checked: int
-    skipped: int = 0
-    numel: int = 0
-    max_abs_diff: Optional[float] = None
-    max_rel_diff: Optional[float] = None
-    analytic_norm: Optional[float] = None
-    numeric_norm: Optional[float] = None
-    ok: bool = False
-
-
-class GradCheckOut(_Outbound):
+class GradCheckOut(GradCheckBody):
+    """The answer to ``check_grad``, to the asking client only."""
+    model_config = _Outbound.model_config
     notebook_id: NotebookId
-    request_id: Optional[str] = None
-    node_id: int
-    ok: bool
-    reason: Optional[str] = None
-    eps: Optional[float] = None
-    op: Optional[str] = None
-    cotangent: Optional[Literal["recorded", "ones", "random"]] = None
-    note: Optional[str] = None
-    inputs: List[GradCheckInputOut] = []
+    request_id: str
 
 
 OUTBOUND: Dict[str, type] = {
@@ -336,12 +326,29 @@ OUTBOUND: Dict[str, type] = {
 }
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
+def outbound(event: str, payload: dict) -> BaseModel:
+    """The message ``event`` with ``payload``, validated by its model (KeyError: no such event;
+    pydantic's ValidationError: the payload does not fit the model)."""
+    return OUTBOUND[event].model_validate(payload)
+
+
+class WireJSON:
+    """The JSON codec of the Socket.IO server (``SocketIO(json=WireJSON)``): outbound models are
+    written by their own serializer, and NaN/±inf, wherever they are, as the strings "NaN",
+    "Infinity" and "-Infinity"."""
+
+    @staticmethod
+    def dumps(obj, **_options) -> str:
+        return to_json(obj, inf_nan_mode="strings").decode()
+
+    @staticmethod
+    def loads(text, **options):
+        return json.loads(text, **options)
 
 
 def json_size(obj) -> int:
-    """Bytes of ``obj`` as Socket.IO will serialise it (compact JSON, ASCII-escaped)."""
-    return len(_ENCODER.encode(obj))
+    """Bytes of ``obj`` as the socket sends it."""
+    return len(to_json(obj, inf_nan_mode="strings"))
 
 
 def chunk_items(items: List[Any], budget: int = CHUNK_BYTES):
@@ -353,9 +360,8 @@ def chunk_items(items: List[Any], budget: int = CHUNK_BYTES):
     cur: List[Any] = []
     size = 2
     omitted = 0
-    encode = _ENCODER.encode
     for it in items:
-        n = len(encode(it)) + 1
+        n = json_size(it) + 1
         if n > budget:
             omitted += 1
             continue

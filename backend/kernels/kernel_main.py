@@ -25,7 +25,6 @@ import base64
 import io
 import json
 import linecache
-import math
 import os
 import resource
 import signal
@@ -45,7 +44,6 @@ STREAM_FLUSH_BYTES = 8192
 STREAM_CHUNK_CHARS = 64 * 1024  # one stream message at most (the protocol admits 256 Ki characters)
 RESULT_TEXT_CHARS = 64 * 1024   # a result's text/plain beyond this is shown truncated, with its size
 NOTE_ROOM = 200                 # bytes of the budget kept for the truncation note itself
-METRICS_INTERVAL_S = 0.05    # at most ~20 metrics messages per second
 METRICS_MAX_POINTS = 2000    # points per metrics message
 CELL_FILE = "<cell-{}>"
 
@@ -58,23 +56,12 @@ class Channel:
         self._lock = threading.Lock()
 
     def send(self, msg):
-        try:
-            line = json.dumps(msg, separators=(",", ":"), allow_nan=False)
-        except ValueError:  # NaN/inf somewhere: JSON has no such numbers, send null
-            line = json.dumps(_finite(msg), separators=(",", ":"), allow_nan=False)
+        # NaN/inf go as JSON's NaN/Infinity/-Infinity extensions: the manager reads them as floats,
+        # and the server sends them on as the strings "NaN"/"Infinity"/"-Infinity"
+        line = json.dumps(msg, separators=(",", ":"))
         data = line.encode("utf-8", "replace") + b"\n"
         with self._lock:
             self._f.write(data)
-
-
-def _finite(x):
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    return x
 
 
 CH = None  # the Channel, set in main()
@@ -82,32 +69,80 @@ CH = None  # the Channel, set in main()
 
 # --------------------------------------------------------------------------------------------
 # stdout / stderr capture
+# A cell's output budget is kept per kind of output, so that a long training log cannot hide the
+# plot after it: streams and text results share the text budget (``--output-limit`` bytes), images
+# have twice that, HTML and other data (JSON, Plotly figures) one each.  The server checks the same
+# budgets again (manager.py), with some slack, for a kernel that does not keep them.
+OUTPUT_SHARES = {"text": 1, "image": 2, "html": 1, "data": 1}
+_FAMILY_NAMES = {"text": "text", "image": "image", "html": "HTML", "data": "data"}
+
+
+def output_family(mime):
+    """Which budget a MIME type's output counts against."""
+    if mime.startswith("image/"):
+        return "image"
+    if mime == "text/html":
+        return "html"
+    return "text" if mime.startswith("text/") else "data"
+
+
+def output_limits(limit):
+    return {family: share * limit for family, share in OUTPUT_SHARES.items()}
+
+
+def bundle_sizes(data):
+    """Bytes of each representation of a display result, as counted against the budgets."""
+    return {mime: len(v.encode("utf-8", "replace")) if isinstance(v, str) else len(json.dumps(v, default=str))
+            for mime, v in data.items()}
+
+
 class CellOutput:
-    """Per-cell output budget shared by stdout and stderr."""
+    """Per-cell output budgets (see OUTPUT_SHARES); ``limit``, ``used`` and ``truncated`` are the
+    text budget's, which stdout and stderr share."""
 
     def __init__(self, limit):
+        self.limits = output_limits(limit)
         self.limit = limit
         self.req = None
-        self.used = 0
-        self.truncated = False
+        self.spent = dict.fromkeys(self.limits, 0)
+        self.cut = set()
         self.lock = threading.Lock()
+
+    @property
+    def used(self):
+        return self.spent["text"]
+
+    @used.setter
+    def used(self, n):
+        self.spent["text"] = n
+
+    @property
+    def truncated(self):
+        return "text" in self.cut
+
+    @truncated.setter
+    def truncated(self, flag):
+        (self.cut.add if flag else self.cut.discard)("text")
 
     def begin(self, req):
         with self.lock:
             self.req = req
-            self.used = 0
-            self.truncated = False
+            self.spent = dict.fromkeys(self.limits, 0)
+            self.cut = set()
 
     def take_result(self, data):
-        """A display result under the cell's budget (streams and results share it): text/plain is cut
-        to RESULT_TEXT_CHARS and to what is left, with its full size said; any other representation
-        that does not fit is left out, saying so.  Returns (data or None, notice text or None)."""
+        """A display result under the cell's budgets: text/plain is cut to RESULT_TEXT_CHARS and to
+        what is left of the text budget, with its full size said; any other representation that does
+        not fit its budget is left out, and that budget is closed for the rest of the cell, saying so
+        once.  Returns (data or None, notice text or None)."""
         out, notes = {}, []
+        sizes = bundle_sizes(data)
         with self.lock:
-            if self.truncated:
-                return None, None
             for mime, value in data.items():
-                left = self.limit - self.used
+                family = output_family(mime)
+                if family in self.cut:
+                    continue
+                left = self.limits[family] - self.spent[family]
                 if mime == "text/plain" and isinstance(value, str):
                     n = len(value)
                     cap = max(0, min(RESULT_TEXT_CHARS, left - NOTE_ROOM))
@@ -115,19 +150,21 @@ class CellOutput:
                         value = (value[:cap] + f"\n... [output truncated: the result's text is {n:,} characters; "
                                  f"{cap:,} shown]")
                     out[mime] = value
-                    self.used += len(value.encode("utf-8", "replace"))
+                    self.spent[family] += len(value.encode("utf-8", "replace"))
+                    if self.spent[family] >= self.limits[family] - NOTE_ROOM:
+                        self.cut.add(family)
+                        notes.append(f"output truncated: the cell wrote more than {self.limits[family]:,} "
+                                     "bytes of text")
                     continue
-                size = len(value) if isinstance(value, str) else len(json.dumps(value, default=str))
-                if size > left:
-                    notes.append(f"{mime} of {size:,} bytes not shown: the cell's output limit of "
-                                 f"{self.limit:,} bytes is reached")
+                if sizes[mime] > left:
+                    self.cut.add(family)
+                    notes.append(f"{mime} of {sizes[mime]:,} bytes not shown: the cell's "
+                                 f"{_FAMILY_NAMES[family]} output limit of {self.limits[family]:,} bytes is "
+                                 f"reached; later {_FAMILY_NAMES[family]} output of this cell is not shown")
                     continue
                 out[mime] = value
-                self.used += size
-            if self.used >= self.limit - NOTE_ROOM:
-                self.truncated = True
-                notes.append(f"output truncated: the cell wrote more than {self.limit} bytes")
-        if notes and "text/plain" not in out:
+                self.spent[family] += sizes[mime]
+        if notes and "text/plain" not in out and out:
             out["text/plain"] = "; ".join(notes)
         return (out or None), ("; ".join(notes) or None)
 
@@ -218,7 +255,6 @@ class MetricsSender:
         self.points = []
         self.lock = threading.Lock()
         self.send_lock = threading.Lock()
-        self.last = 0.0
         self.dropped = 0
 
     def add(self, tag, step, value, wall):
@@ -235,13 +271,11 @@ class MetricsSender:
         with self.send_lock:
             if not self.points:
                 return
-            now = time.monotonic()
-            if not force and now - self.last < METRICS_INTERVAL_S:
-                return
+            # each tick of the flush thread sends what was logged since the last one; the server
+            # throttles what reaches the browser (backend/realtime/outbox.py)
             while self.points:
                 with self.lock:
                     batch, self.points = self.points[:METRICS_MAX_POINTS], self.points[METRICS_MAX_POINTS:]
-                self.last = now
                 CH.send({"type": "metrics", "points": batch})
                 if not force:
                     break
@@ -253,8 +287,7 @@ METRICS = MetricsSender()
 def _scalar(v):
     if hasattr(v, "item"):
         v = v.item()
-    v = float(v)
-    return v if math.isfinite(v) else None
+    return float(v)  # NaN/inf included: a diverging loss shows as such
 
 
 class SummaryWriter:
@@ -420,8 +453,8 @@ class Kernel:
         self.budget.begin(req)
         t0 = time.perf_counter()
         status = "ok"
-        obs = _kernel_observer_class()(max_nodes=self.max_nodes, max_steps=20_000, keep_values=True,
-                                       max_passes=MAX_TRACE_PASSES)
+        obs = observe.Observer(max_nodes=self.max_nodes, max_steps=20_000, keep_values=True,
+                               max_passes=MAX_TRACE_PASSES, keep_inputs_bytes=GRAD_CHECK_KEEP_BYTES)
         old = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = self.stdout, self.stderr
         try:
@@ -536,10 +569,14 @@ class Kernel:
 
     def check_grad(self, req, node_id):
         """Answer a ``check_grad`` request: analytic vs finite-difference gradient of one node."""
+        from engine.autograd.gradcheck import NODE_CHECK_EPS
         msg = {"type": "grad_check", "req": req, "node_id": node_id, "ok": False, "reason": None,
-               "eps": GRADCHECK_EPS, "inputs": []}
+               "eps": NODE_CHECK_EPS, "inputs": []}
         try:
-            msg.update(grad_check(self.last_obs, node_id))
+            if self.last_obs is None:
+                msg["reason"] = "no graph yet: run a cell that builds one"
+            else:
+                msg.update(self.last_obs.check_gradient(node_id))
         except Exception as e:  # a forward rule that does not fit this node's values
             msg.update(ok=False, inputs=[], reason=f"gradient check failed: {type(e).__name__}: {e}"[:500])
         if isinstance(msg.get("reason"), str):
@@ -556,6 +593,22 @@ def _loc(r, cellfile):
     if f is not None and f.startswith("<cell-"):
         return int(f[6:-1]), r.line
     return None, None
+
+
+_RULES = {}
+
+
+def _rule_of(r):
+    """The node's class's rule (``Node.rule()``): an op's forward and gradient lines; a leaf's
+    accumulation.  Cached per class."""
+    from engine.autograd.graph import AccumulateGrad
+    cls = AccumulateGrad if r.kind == "leaf" else type(r.grad_fn)
+    rule = _RULES.get(cls)
+    if rule is None:
+        got = cls.rule()
+        rule = _RULES[cls] = {"forward": str(got["forward"])[:1000],
+                              "lines": [str(x)[:1000] for x in got["lines"][:32]]}
+    return rule
 
 
 def build_graph(obs, ns, cellfile):
@@ -591,7 +644,7 @@ def build_graph(obs, ns, cellfile):
             "inputs": r.inputs,
             "in_shapes": r.in_shapes, "in_dtypes": r.in_dtypes,
             "out_shapes": r.out_shapes, "out_dtypes": r.out_dtypes,
-            "line": line, "cell": cell,
+            "line": line, "cell": cell, "rule": _rule_of(r),
         })
         g = groups.get(module)
         if g is None:
@@ -618,10 +671,7 @@ def tensor_summary(t):
     if t is None:
         return {"shape": None, "dtype": None, "stats": None, "values": None}
     import numpy as np
-    a = t._data if hasattr(t, "_data") else np.asarray(t)
-    if type(a).__module__ != "numpy":
-        a = a.get()
-    a = np.asarray(a)
+    a = np.asarray(t.detach().cpu().numpy() if hasattr(t, "detach") else t)
     out = {"shape": list(a.shape), "dtype": getattr(getattr(t, "dtype", None), "name", str(a.dtype))}
     flat = a.reshape(-1)
     stats = {"numel": int(flat.size)}
@@ -652,424 +702,9 @@ def tensor_summary(t):
 
 
 # --------------------------------------------------------------------------------------------
-# gradient check of one op node of the last graph (the inspector's "check gradient")
-#
-# The analytic side is the backward of a node of the SAME class as the recorded one, built by
-# replaying the op's forward on float64 copies of the node's input values and applying its
-# backward to a cotangent (engine.autograd.grad).  The recorded node itself cannot be asked: its
-# saved tensors are freed by backward() (unless retain_graph) and hold float32 values.  Nodes
-# that save no tensors and cannot easily be rebuilt (NllLoss) use the recorded node's backward.
-# The cotangent is the gradient that flowed into the node in the cell's backward trace (its last
-# pass), else ones for a one-element output, else a fixed random normal one.  The numeric side is
-# central finite differences of <cotangent, forward(inputs)> in float64, on at most
-# GRADCHECK_MAX_ELEMS elements per input (a fixed random sample when larger) and within a time
-# budget.  Elements where the one-sided differences disagree (a kink: relu at 0, clamp at a bound)
-# are skipped and counted.  Inputs are the values the node was built from, as the kernel's
-# observer kept them; one changed in place since (an optimizer step) is compared at its current
-# values and the answer's ``note`` says so.
-GRADCHECK_EPS = 1e-6
-GRADCHECK_MAX_ELEMS = 2000
-GRADCHECK_BUDGET_S = 3.0      # wall time for the finite differences of one check
-GRADCHECK_MAX_NUMEL = 4_000_000  # larger inputs/outputs are not checked
-GRADCHECK_ATOL = 1e-5
-GRADCHECK_RTOL = 1e-3
-
-
-GRAD_CHECK_KEEP_BYTES = 256 * 1024 * 1024  # op inputs kept for "check gradient"; later nodes say "not kept"
-
-
-def _kernel_observer_class():
-    from engine.autograd import observe
-
-    engine_dir = os.path.dirname(os.path.dirname(os.path.abspath(observe.__file__))) + os.sep
-
-    class KernelObserver(observe.Observer):
-        """An Observer that also keeps, per recorded op node, the tensors it was built from and
-        their versions (for the gradient check; the records keep shapes only)."""
-
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.inputs_of = {}
-            self.kept_bytes = 0
-            self._kept_ids = set()  # ids stay unique: inputs_of holds the tensors
-
-        def on_node(self, node, inputs, outputs):
-            n = len(self.nodes)
-            super().on_node(node, inputs, outputs)
-            if len(self.nodes) > n and self.nodes[-1].grad_fn is node:
-                r = self.nodes[-1]
-                # the base class took this frame (outside the engine) for the user's code: look
-                # past it, from the op that called us, for the real one
-                f = sys._getframe(1)
-                while f is not None and f.f_code.co_filename.startswith(engine_dir):
-                    f = f.f_back
-                r.file = f.f_code.co_filename if f is not None else None
-                r.line = f.f_lineno if f is not None else None
-                if self.keep_values and self.kept_bytes <= GRAD_CHECK_KEEP_BYTES:
-                    # inputs that need no gradient (data batches, targets) are kept only here: cap them
-                    for t in inputs:
-                        if t is not None and id(t) not in self._kept_ids:
-                            self._kept_ids.add(id(t))
-                            self.kept_bytes += t._data.nbytes
-                    self.inputs_of[r.id] = tuple(
-                        None if t is None else (t, t._vc.v, any(t is o for o in outputs)) for t in inputs)
-
-    return KernelObserver
-
-
-class _GradCheckRules:
-    """grad_fn class -> forward(node, xs, out_shape) -> Tensor, using the engine's own ops so that
-    the rebuilt node is of the same class.  ``node_backward`` holds the classes whose analytic
-    gradient comes from the recorded node's backward (they save no tensors)."""
-
-    _table = None
-    node_backward = frozenset()
-
-    @classmethod
-    def table(cls):
-        if cls._table is None:
-            cls._table, cls.node_backward = _build_rules()
-        return cls._table
-
-    @classmethod
-    def find(cls, node):
-        table = cls.table()
-        for k in type(node).__mro__:
-            fn = table.get(k)
-            if fn is not None:
-                return fn, k in cls.node_backward
-        return None, False
-
-
-def _build_rules():
-    import numpy as np
-    from engine.tensor import Tensor
-    from engine.ops import arithmetic as ar, pointwise as pw, linalg as la, shape as sh, reduce as rd
-    from engine.ops import softmax as sm
-    from engine.ops._util import record
-    from engine.nn._functional import loss as lo, linear as li
-
-    def z(x):  # a scalar operand the node does not store: its value does not change the derivative
-        return 0.0 if x is None else x
-
-    def same_reshape(node, x, out_shape, *args):
-        """A view node whose constructor takes the input shape: rebuilt around a reshape."""
-        r = Tensor._make(x._data.reshape(out_shape))
-        if x.requires_grad:
-            record(type(node)(x._data.shape, *args), (x,), r)
-        return r
-
-    def key_view(node, xs, out):
-        x = xs[0]
-        if node.key is not None:
-            return sh.get_basic(x, node.key, type(node))
-        return same_reshape(node, x, out)
-
-    def expand(node, xs, out):
-        x = xs[0]
-        r = Tensor._make(np.broadcast_to(x._data, out))
-        if x.requires_grad:
-            record(type(node)(x._data.shape), (x,), r)
-        return r
-
-    def transpose(node, xs, out):
-        if hasattr(node, "d0"):
-            return sh.transpose(xs[0], node.d0, node.d1)
-        return la._mT(xs[0])
-
-    def axes_kw(node):
-        return {"dim": tuple(node.axes), "keepdim": bool(node.keepdim)}
-
-    def nll(node, xs, out):
-        a = xs[0]._data
-        a2 = a[None] if a.ndim == 1 else a
-        idx = np.asarray(node.idx)
-        picked = np.take_along_axis(a2, idx.reshape((idx.shape[0], 1) + idx.shape[1:]), axis=1)[:, 0]
-        loss = picked * np.asarray(node.coef, dtype=np.float64)
-        if node.red != lo.NONE:
-            loss = loss.sum()
-        return Tensor._make(np.asarray(loss, dtype=np.float64).reshape(out))
-
-    def pair_loss(fn, kernel):
-        def f(node, xs, out):
-            return lo._pair_loss(type(node), xs[0], xs[1], node.red, fn, kernel, node.extra)
-        return f
-
-    def huber(node, xs, out):
-        d = node.extra
-
-        def fn(a, b):
-            zz = abs(a - b)
-            return np.where(zz < d, 0.5 * zz * zz, d * (zz - 0.5 * d))
-        return lo._pair_loss(type(node), xs[0], xs[1], node.red, fn, "huber_cpu", d)
-
-    def smooth_l1(node, xs, out):
-        beta = node.extra
-
-        def fn(a, b):
-            zz = abs(a - b)
-            return np.where(zz < beta, 0.5 * zz * zz / beta, zz - 0.5 * beta)
-        return lo._pair_loss(type(node), xs[0], xs[1], node.red, fn, "smooth_l1_cpu", beta)
-
-    t = {
-        ar.AddBackward0: lambda n, xs, o: ar.add(z(xs[0]), z(xs[1]), alpha=n.alpha),
-        ar.SubBackward0: lambda n, xs, o: ar.sub(z(xs[0]), z(xs[1]), alpha=n.alpha),
-        ar.RsubBackward1: lambda n, xs, o: ar.rsub(xs[0], 0.0),
-        ar.MulBackward0: lambda n, xs, o: ar.mul(xs[0], xs[1]),
-        ar.MulBackward1: lambda n, xs, o: ar.mul(xs[0], n.other),
-        ar.DivBackward0: lambda n, xs, o: ar.div(xs[0], xs[1]),
-        ar.DivBackward1: lambda n, xs, o: ar.div(xs[0], n.other),
-        ar.NegBackward0: lambda n, xs, o: ar.neg(xs[0]),
-        ar.PowBackward0: lambda n, xs, o: ar.pow(xs[0], n.exponent),
-        ar.PowBackward1: lambda n, xs, o: ar.pow(xs[0], xs[1]),
-        ar.PowBackward2: lambda n, xs, o: ar.pow(n.base, xs[-1]),
-        lo.MulBackward1: lambda n, xs, o: lo._scalar_op(xs[0], n.other, "mul"),
-        lo.DivBackward1: lambda n, xs, o: lo._scalar_op(xs[0], n.other, "div"),
-        lo.AddBackward1: lambda n, xs, o: lo._scalar_op(xs[0], 0.0, "add"),
-        pw.ClampBackward1: lambda n, xs, o: pw.clamp(xs[0], n.lo, n.hi),
-        pw.ClampMinBackward0: lambda n, xs, o: pw.clamp_min(xs[0], n.lo),
-        pw.ClampMaxBackward0: lambda n, xs, o: pw.clamp_max(xs[0], n.hi),
-        la.MmBackward0: lambda n, xs, o: la.mm(xs[0], xs[1]),
-        la.MvBackward0: lambda n, xs, o: la.mv(xs[0], xs[1]),
-        la.BmmBackward0: lambda n, xs, o: la.bmm(xs[0], xs[1]),
-        la.DotBackward0: lambda n, xs, o: la.dot(xs[0], xs[1]),
-        la._MatmulBackward: lambda n, xs, o: la.matmul(xs[0], xs[1]),
-        la.AddmmBackward0: lambda n, xs, o: la.addmm(xs[0], xs[1], xs[2], beta=n.beta, alpha=n.alpha),
-        la.BaddbmmBackward0: lambda n, xs, o: la.baddbmm(xs[0], xs[1], xs[2], beta=n.beta, alpha=n.alpha),
-        la.AddmvBackward0: lambda n, xs, o: la.addmv(xs[0], xs[1], xs[2], beta=n.beta, alpha=n.alpha),
-        la.TransposeBackward0: transpose,
-        sh.TransposeBackward0: transpose,
-        sh.TBackward0: lambda n, xs, o: sh.t(xs[0]),
-        sh.PermuteBackward0: lambda n, xs, o: sh.permute(xs[0], *n.dims),
-        sh.ViewBackward0: lambda n, xs, o: same_reshape(n, xs[0], o),
-        li.UnsafeViewBackward0: lambda n, xs, o: same_reshape(n, xs[0], o),
-        li.SqueezeBackward4: lambda n, xs, o: same_reshape(n, xs[0], o),
-        sh._KeyBackward: key_view,
-        sh.ExpandBackward0: expand,
-        rd.SumBackward0: lambda n, xs, o: rd.sum(xs[0]),
-        rd.SumBackward1: lambda n, xs, o: rd.sum(xs[0], **axes_kw(n)),
-        rd.MeanBackward0: lambda n, xs, o: rd.mean(xs[0]),
-        rd.MeanBackward1: lambda n, xs, o: rd.mean(xs[0], **axes_kw(n)),
-        sm.SoftmaxBackward0: lambda n, xs, o: sm.softmax(xs[0], n.dim),
-        sm.LogSoftmaxBackward0: lambda n, xs, o: sm.log_softmax(xs[0], n.dim),
-        lo.LogSoftmaxBackward0: lambda n, xs, o: lo._ce_log_softmax(xs[0], n.dim),
-        lo.MseLossBackward0: pair_loss(lo._mse_fn, "mse_cpu"),
-        lo.HuberLossBackward0: huber,
-        lo.SmoothL1LossBackward0: smooth_l1,
-        lo.NllLossBackward0: nll,
-    }
-    for fn_name, cls_name in (("abs", "Abs"), ("exp", "Exp"), ("exp2", "Exp2"), ("expm1", "Expm1"), ("log", "Log"),
-                              ("log2", "Log2"), ("log10", "Log10"), ("log1p", "Log1P"), ("sqrt", "Sqrt"),
-                              ("rsqrt", "Rsqrt"), ("sin", "Sin"), ("cos", "Cos"), ("tan", "Tan"), ("asin", "Asin"),
-                              ("acos", "Acos"), ("atan", "Atan"), ("sinh", "Sinh"), ("cosh", "Cosh"),
-                              ("tanh", "Tanh"), ("sigmoid", "Sigmoid"), ("relu", "Relu"),
-                              ("reciprocal", "Reciprocal"), ("erf", "Erf")):
-        cls = getattr(pw, cls_name + "Backward0", None)
-        fn = getattr(pw, fn_name, None)
-        if cls is not None and fn is not None:
-            t[cls] = (lambda f: lambda n, xs, o: f(xs[0]))(fn)
-    return t, frozenset({lo.NllLossBackward0})
-
-
-def _host(a):
-    import numpy as np
-    if type(a).__module__ != "numpy":
-        a = a.get()
-    return np.asarray(a)
-
-
-def _gc_fail(reason, **extra):
-    d = {"ok": False, "reason": reason, "inputs": []}
-    d.update(extra)
-    return d
-
-
-def grad_check(obs, node_id):
-    """Check node ``node_id`` of observer ``obs``: the fields of a ``grad_check`` message."""
-    import numpy as np
-    import engine
-    from engine.tensor import Tensor
-    from engine.autograd import observe
-
-    if obs is None or not obs.nodes:
-        return _gc_fail("no graph yet: run a cell that builds one")
-    if not 0 <= node_id < len(obs.nodes):
-        return _gc_fail(f"no node {node_id} in the last graph")
-    r = obs.nodes[node_id]
-    if r.kind == "leaf":
-        return _gc_fail("gradient check is available for op nodes (this is a leaf tensor)")
-    node = r.grad_fn
-    if node is None or r.op == "AccumulateGrad":
-        return _gc_fail("gradient check is available for op nodes")
-    fwd, use_node_backward = _GradCheckRules.find(node)
-    if fwd is None or getattr(node, "n_outputs", 1) != 1:
-        return _gc_fail(f"no forward rule for {r.op}")
-    kept = getattr(obs, "inputs_of", {}).get(node_id)
-    if kept is None or r.tensor is None:
-        return _gc_fail("the graph's values were not kept")
-    if any(k is not None and k[2] for k in kept):
-        return _gc_fail(f"{r.op} was done in place (its input was overwritten by its result): "
-                        "gradient check is not available for in-place ops")
-    out_shape = tuple(r.out_shapes[0])
-    edges = node.next_functions
-    changed = []
-    xs = []
-    checked = []  # input indices compared
-    for i, k in enumerate(kept):
-        if k is None:
-            xs.append(None)
-            continue
-        src, version, _ = k
-        a = _host(src._data)
-        needs = i < len(edges) and edges[i][0] is not None
-        if a.dtype.kind == "f":
-            a = np.array(a, dtype=np.float64, order="C")  # a contiguous copy
-            if needs:
-                if a.size > GRADCHECK_MAX_NUMEL:
-                    return _gc_fail(f"input {i} has {a.size} elements: too large to check")
-                checked.append(i)
-                if src._vc.v != version:
-                    name = r.inputs[i] if i < len(r.inputs) else None
-                    changed.append(f"input {i}" + (f" (node {name})" if name is not None else ""))
-        else:
-            a = np.array(a, order="C")
-        xs.append(Tensor._make(a))
-    if not checked:
-        return _gc_fail("no input of this node needs a gradient")
-    n_out = int(np.prod(out_shape)) if out_shape else 1
-    if n_out > GRADCHECK_MAX_NUMEL:
-        return _gc_fail(f"the output has {n_out} elements: too large to check")
-
-    # cotangent: the gradient that flowed into this node, else ones / a fixed random one
-    cot = None
-    cot_kind = None
-    for s in reversed(obs.steps):
-        if s.node == node_id and s.op == r.op and s.values is not None and s.values[0]:
-            g = s.values[0][0]
-            if g is not None:
-                g = _host(g._data).astype(np.float64)
-                if tuple(g.shape) == out_shape:
-                    cot, cot_kind = g, "recorded"
-            break
-    if cot is None:
-        if n_out == 1:
-            cot, cot_kind = np.ones(out_shape), "ones"
-        else:
-            cot, cot_kind = np.random.default_rng(0).standard_normal(out_shape), "random"
-
-    prev_obs = observe._active
-    observe._active = None  # the check itself is not part of the user's graph
-    try:
-        for i in checked:
-            xs[i].requires_grad_(True)
-        with engine.enable_grad():
-            out = fwd(node, xs, out_shape)
-        if tuple(out.shape) != out_shape:
-            return _gc_fail(f"the forward rule of {r.op} made shape {list(out.shape)}, not {list(out_shape)}")
-        # outputs that are NaN/inf (and NaN gradients flowing in) take no part in the comparison
-        finite = np.isfinite(_host(out._data)) & np.isfinite(cot)
-        if not finite.any():
-            return _gc_fail("the node's output (or the gradient flowing into it) is not finite: nothing to compare")
-        cot = np.where(finite, cot, 0.0)
-        partial = not finite.all()
-        with engine.no_grad():
-            if use_node_backward:
-                grads = node.backward(Tensor._make(cot.astype(_host(r.tensor._data).dtype)))
-                grads = [grads[i] if i < len(grads) else None for i in checked]
-            else:
-                if type(out.grad_fn) is not type(node):
-                    made = out.grad_fn.name() if out.grad_fn is not None else "no node"
-                    return _gc_fail(f"the forward rule of {r.op} rebuilt {made} instead")
-                grads = engine.autograd.grad(out, [xs[i] for i in checked], grad_outputs=Tensor._make(cot),
-                                             allow_unused=True)
-        for i in checked:
-            xs[i].requires_grad_(False)
-        analytic = []
-        for i, g in zip(checked, grads):
-            shape = xs[i]._data.shape
-            if g is None:
-                analytic.append(np.zeros(shape))
-            else:
-                ga = _host(g._data).astype(np.float64)
-                analytic.append(np.broadcast_to(ga, shape) if ga.shape != shape else ga)
-
-        def loss():
-            with engine.no_grad():
-                v = fwd(node, xs, out_shape)
-            return float(np.sum(cot * np.where(finite, _host(v._data), 0.0)))
-
-        t0 = time.perf_counter()
-        base = loss()
-        t_eval = max(time.perf_counter() - t0, 1e-6)
-        eps = GRADCHECK_EPS
-        deadline = time.perf_counter() + GRADCHECK_BUDGET_S
-        per_input = max(1, int(GRADCHECK_BUDGET_S / (2 * t_eval * len(checked))))
-        results = []
-        all_ok = True
-        for i, ga in zip(checked, analytic):
-            flat = xs[i]._data.reshape(-1)  # contiguous: a view, perturbed in place
-            gflat = ga.reshape(-1)
-            n = min(flat.size, GRADCHECK_MAX_ELEMS, per_input)
-            if n >= flat.size:
-                idx = np.arange(flat.size)
-            else:
-                idx = np.sort(np.random.default_rng(1234 + i).choice(flat.size, n, replace=False))
-            num = np.empty(idx.size)
-            keep = np.ones(idx.size, dtype=bool)
-            done = 0
-            for k, j in enumerate(idx):
-                if time.perf_counter() > deadline and done:
-                    break
-                orig = flat[j]
-                flat[j] = orig + eps
-                fp = loss()
-                flat[j] = orig - eps
-                fm = loss()
-                flat[j] = orig
-                num[k] = (fp - fm) / (2 * eps)
-                dp, dm = (fp - base) / eps, (base - fm) / eps
-                if not (np.isfinite(fp) and np.isfinite(fm)) or abs(dp - dm) > 0.1 * max(abs(dp), abs(dm)) + 1e-4:
-                    keep[k] = False  # not differentiable here (a kink, a pole): skipped
-                done += 1
-            num, sel = num[:done], idx[:done]
-            keep = keep[:done]
-            a_sel = gflat[sel]
-            if partial:  # gradients through NaN/inf outputs are NaN whatever the rule: left out
-                keep &= np.isfinite(a_sel)
-            skipped = int((~keep).sum())
-            a_k, n_k = a_sel[keep], num[keep]
-            entry = {"index": i, "node": r.inputs[i] if i < len(r.inputs) else None, "checked": int(keep.sum()),
-                     "skipped": skipped, "numel": int(flat.size), "max_abs_diff": None, "max_rel_diff": None,
-                     "analytic_norm": float(np.linalg.norm(a_sel[keep])), "numeric_norm": float(np.linalg.norm(num[keep])),
-                     "ok": False}
-            if a_k.size:
-                diff = np.abs(a_k - n_k)
-                mag = np.maximum(np.abs(a_k), np.abs(n_k))
-                scale = max(1.0, float(mag.max()))
-                tol = GRADCHECK_ATOL * scale + GRADCHECK_RTOL * mag
-                entry["max_abs_diff"] = float(diff.max())
-                entry["max_rel_diff"] = float((diff / np.maximum(mag, GRADCHECK_ATOL)).max())
-                entry["ok"] = bool(np.all(diff <= tol)) and bool(np.all(np.isfinite(a_k)))
-            all_ok = all_ok and entry["ok"]
-            results.append(entry)
-    finally:
-        observe._active = prev_obs
-    notes = []
-    if changed:
-        notes.append(", ".join(changed) + " changed in place since the graph was recorded (an optimizer step?): "
-                     "compared at the current values")
-    sampled = [e for e in results if e["checked"] + e["skipped"] < e["numel"]]
-    if sampled:
-        notes.append("compared a sample of the elements of " + ", ".join(f"input {e['index']}" for e in sampled))
-    if partial:
-        notes.append("outputs that are NaN/inf (or get a NaN gradient) were left out")
-    if any(e["skipped"] for e in results):
-        notes.append("elements where the op is not differentiable here (a kink, a NaN) were skipped")
-    reason = None
-    if not all_ok and all(e["checked"] == 0 for e in results):
-        reason = "no element could be compared (the op is not differentiable at these values)"
-    return {"ok": all_ok, "reason": reason, "eps": GRADCHECK_EPS, "cotangent": cot_kind, "op": r.op,
-            "note": "; ".join(notes) or None, "inputs": results}
+# "Check gradient" of one op node of the last graph is the engine's Observer.check_gradient
+# (engine.autograd.gradcheck.check_node says how); the observer keeps the op inputs it needs.
+GRAD_CHECK_KEEP_BYTES = 256 * 1024 * 1024  # op inputs kept for it; later nodes say "not kept"
 
 
 # --------------------------------------------------------------------------------------------

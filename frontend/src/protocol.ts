@@ -1,7 +1,8 @@
-// Pure decoding of the server's Socket.IO messages (docs/protocol.md) into the types of types.ts,
-// and reassembly of chunked graphs and backward traces. Nothing here touches the DOM or a socket,
-// so every function is unit-testable. Every decoder is defensive: a malformed message decodes to
-// null (the caller drops it); "NaN" / "Infinity" / "-Infinity" strings become numbers.
+// Pure decoding of the server's Socket.IO messages (docs/protocol.md; their wire types are
+// generated/protocol.ts) into the types of types.ts, and reassembly of chunked graphs and backward
+// traces. Nothing here touches the DOM or a socket, so every function is unit-testable. Every
+// decoder is defensive: a malformed message decodes to null (the caller drops it); "NaN" /
+// "Infinity" / "-Infinity" strings become numbers.
 
 import type {
   BackwardStep,
@@ -72,6 +73,11 @@ function strList(v: unknown): string[] {
   return Array.isArray(v) ? v.map((x) => (typeof x === "string" ? x : String(x ?? ""))) : [];
 }
 
+/** An input's shapes or dtypes: null where the kernel does not know them. */
+function maybeList<T>(v: unknown, item: (x: unknown) => T): (T | null)[] {
+  return Array.isArray(v) ? v.map((x) => (x === null ? null : item(x))) : [];
+}
+
 // ---- records ----------------------------------------------------------------------------------
 
 const NODE_KINDS = new Set(["leaf", "op", "output"]);
@@ -90,13 +96,21 @@ export function decodeNode(v: unknown): GraphNode | null {
     module: strOr(v.module, ""),
     name: str(v.name),
     inputs,
-    in_shapes: shapeList(v.in_shapes),
-    in_dtypes: strList(v.in_dtypes),
+    in_shapes: maybeList(v.in_shapes, (s) => intList(s) ?? []),
+    in_dtypes: maybeList(v.in_dtypes, (d) => (typeof d === "string" ? d : String(d))),
     out_shapes: shapeList(v.out_shapes),
     out_dtypes: strList(v.out_dtypes),
     line: int(v.line),
     cell: int(v.cell),
+    rule: decodeRule(v.rule),
   };
+}
+
+function decodeRule(v: unknown): GraphNode["rule"] {
+  if (!isObj(v)) return null;
+  const forward = str(v.forward);
+  if (forward === null || !Array.isArray(v.lines)) return null;
+  return { forward, lines: v.lines.filter((l): l is string => typeof l === "string") };
 }
 
 export function decodeEdge(v: unknown): GraphEdge | null {

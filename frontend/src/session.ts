@@ -21,6 +21,7 @@ import {
   decodeStream,
   notebookOf,
 } from "./protocol";
+import type { ClientEvents, ServerEvents } from "./generated/protocol";
 import type { GradCheck, NodeValue, NotebookSession, SessionEvents, Unsubscribe } from "./types";
 
 type Listener<K extends keyof SessionEvents> = (payload: SessionEvents[K]) => void;
@@ -123,7 +124,7 @@ export class SocketSession implements NotebookSession {
     });
 
     // Simple events: decode, check the notebook, forward.
-    const simple = <K extends keyof SessionEvents>(event: string, local: K, decode: (m: unknown) => SessionEvents[K] | null) => {
+    const simple = <K extends keyof SessionEvents>(event: keyof ServerEvents, local: K, decode: (m: unknown) => SessionEvents[K] | null) => {
       s.on(event, (m: unknown) => {
         if (!this.mine(m)) return;
         const d = decode(m);
@@ -226,7 +227,7 @@ export class SocketSession implements NotebookSession {
   }
 
   /** Emit a client event once joined; resolves on an ok ack, rejects with the ack's reason. */
-  private async send(event: string, payload: Record<string, unknown>): Promise<void> {
+  private async send(event: keyof ClientEvents, payload: Record<string, unknown>): Promise<void> {
     await this.whenJoined();
     let ack: unknown;
     try {
@@ -238,7 +239,7 @@ export class SocketSession implements NotebookSession {
     if (reason !== null) throw new Error(reason);
   }
 
-  private request<T>(table: Map<string, PendingRequest<T>>, event: string, payload: Record<string, unknown>, timeoutMs: number): Promise<T> {
+  private request<T>(table: Map<string, PendingRequest<T>>, event: keyof ClientEvents, payload: Record<string, unknown>, timeoutMs: number): Promise<T> {
     const requestId = newRequestId();
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {

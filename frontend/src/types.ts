@@ -1,42 +1,31 @@
-// Shared types of the front end: the wire records of docs/protocol.md after decoding, and the
-// NotebookSession interface through which every panel (cells, graph, stepper, inspector,
-// metrics) talks to the server. Implementations live in session.ts; panels depend only on this.
+// Shared types of the front end: the wire records of docs/protocol.md after decoding (derived from
+// the generated wire types, generated/protocol.ts), and the NotebookSession interface through which
+// every panel (cells, graph, stepper, inspector, metrics) talks to the server. Implementations live
+// in session.ts; panels depend only on this.
 
-export type KernelStatus = "starting" | "idle" | "busy" | "restarting" | "dead";
-export type CellStatus = "idle" | "queued" | "running" | "done" | "error";
+import type * as Wire from "./generated/protocol";
 
-/** A gradient (or value) summary as the kernel sends it; numbers may be null for NaN/inf. */
-export interface GradSummary {
-  shape: number[];
-  dtype: string;
-  norm: number | null;
-  mean: number | null;
-  min: number | null;
-  max: number | null;
-  value?: number | null; // one-element tensors only
-}
+/**
+ * A wire type (generated/protocol.ts, written from the server's models) as protocol.ts decodes
+ * it: every `WireNumber` read back into a number ("NaN", "Infinity", "-Infinity" become NaN and
+ * ±Infinity).
+ */
+export type Decoded<T> = T extends Wire.NonFinite ? number : T extends object ? { [K in keyof T]: Decoded<T[K]> } : T;
 
-export interface GraphNode {
-  id: number;
-  kind: "leaf" | "op" | "output";
-  op: string; // PyTorch grad_fn name (MulBackward0) or "leaf"
-  module: string; // module path, "" at top level
-  name: string | null; // a leaf's parameter / variable name (fc1.weight, w)
-  inputs: (number | null)[];
-  in_shapes: number[][];
-  in_dtypes: string[];
-  out_shapes: number[][];
-  out_dtypes: string[];
-  line: number | null; // source line in the cell
-  cell: number | null; // execution count of the cell that created it
-}
+/** `T` with its fields `K` optional. */
+type Loosen<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
 
-export type GraphEdge = [number, number]; // [src, dst] forward direction
+export type KernelStatus = Wire.KernelStatusOut["status"];
+export type CellStatus = Wire.CellStatusOut["status"];
 
-export interface GraphGroup {
-  module: string;
-  nodes: number[];
-}
+/** A gradient summary in a backward step (`value`: for one-element gradients). */
+export type GradSummary = Loosen<Decoded<Wire.GradSummary>, "value">;
+
+export type GraphNode = Wire.GraphNode;
+
+export type GraphEdge = Wire.GraphChunkOut["edges"][number]; // [src, dst] forward direction
+
+export type GraphGroup = Wire.GraphGroup;
 
 /** A whole graph, reassembled from its chunks. */
 export interface Graph {
@@ -50,14 +39,13 @@ export interface Graph {
   omitted: number;
 }
 
-export interface BackwardStep {
-  index: number;
+/** A backward step; the front end keeps only the steps of a graph node (`node` not null). */
+export type BackwardStep = Omit<Decoded<Wire.BackwardStep>, "node" | "leaf" | "grads_in" | "grads_out"> & {
   node: number;
-  op: string; // "AccumulateGrad" for a leaf accumulation
+  leaf?: number | null;
   grads_in: (GradSummary | null)[];
   grads_out: (GradSummary | null)[];
-  leaf?: number | null;
-}
+};
 
 /** One backward() pass of a cell, reassembled. */
 export interface BackwardTrace {
@@ -68,24 +56,10 @@ export interface BackwardTrace {
   omitted: number;
 }
 
-export interface MetricPoint {
-  tag: string;
-  step: number | null;
-  value: number | null;
-  wall: number;
-}
+/** A metrics point; the metrics panel also takes points without a step (it indexes them). */
+export type MetricPoint = Omit<Decoded<Wire.MetricPoint>, "step"> & { step: number | null };
 
-export interface ValueStats {
-  numel: number;
-  nan: number;
-  inf: number;
-  min: number | null;
-  max: number | null;
-  mean: number | null;
-  std: number | null;
-  norm: number | null;
-  histogram: { counts: number[]; edges: number[] } | null;
-}
+export type ValueStats = Decoded<Wire.ValueStats>;
 
 export interface NodeValue {
   nodeId: number;

@@ -3,11 +3,13 @@ import json
 import math
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 
 from backend import protocol as P
-from backend.realtime import _finite, _thin
+from backend.realtime.outbox import thin_points
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -101,15 +103,18 @@ def test_outbound_models_match_emitted_shapes():
 
 
 def test_non_finite_floats_become_strings():
-    out = _finite({"v": [1.0, math.nan, math.inf, -math.inf], "n": 2})
-    assert out == {"v": [1.0, "NaN", "Infinity", "-Infinity"], "n": 2}
+    msg = P.outbound("node_value", {"notebook_id": "n", "request_id": "r", "node_id": 0, "which": "value",
+                                    "shape": [4], "dtype": "float32", "stats": None,
+                                    "values": [1.0, math.nan, math.inf, -math.inf]})
+    out = json.loads(P.WireJSON.dumps(msg))
+    assert out["values"] == [1.0, "NaN", "Infinity", "-Infinity"]
     json.dumps(out, allow_nan=False)
 
 
 def test_thin_keeps_each_tags_last_point():
     pts = [{"tag": t, "step": i, "value": float(i), "wall": i + (0.5 if t == "b" else 0)}
            for i in range(5000) for t in ("a", "b")]
-    kept, dropped = _thin(pts, 2000)
+    kept, dropped = thin_points(pts, 2000)
     assert len(kept) <= 2000 and dropped == len(pts) - len(kept)
     for t in ("a", "b"):
         steps = [p["step"] for p in kept if p["tag"] == t]
@@ -121,3 +126,19 @@ def test_docs_cover_every_event():
         doc = f.read()
     for event in list(P.INBOUND) + list(P.OUTBOUND):
         assert re.search(rf"`{event}`", doc), f"docs/protocol.md does not describe `{event}`"
+
+
+def test_generated_typescript_types_are_current():
+    """frontend/src/generated/protocol.ts is what tools/gen_protocol_ts.py writes from the models."""
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "gen_protocol_ts.py"), "--check"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
+def test_outbound_models_send_every_field_and_refuse_unknown_ones():
+    msg = json.loads(P.WireJSON.dumps(P.outbound("kernel_status", {"notebook_id": "n", "status": "idle"})))
+    assert msg == {"notebook_id": "n", "status": "idle", "reason": None}
+    with pytest.raises(Exception):
+        P.outbound("kernel_status", {"notebook_id": "n", "status": "idle", "extra": 1})
+    with pytest.raises(Exception):
+        P.outbound("stream", {"notebook_id": "n", "cell_id": "c", "name": "stdout", "text": 5})

@@ -259,6 +259,10 @@ def test_seed_graph_and_backward_trace(live, notebook):
     assert sorted(n["name"] for n in leaves) == ["b", "w", "x"]
     by_id = {n["id"]: n for n in nodes}
     mul, add, pw = (n for n in nodes if n["kind"] != "leaf")
+    # each node carries its class's rule from the engine
+    assert mul["rule"]["lines"] == ["grad_self = grad * other", "grad_other = grad * self"]
+    assert pw["rule"]["forward"].startswith("result = self **") and len(pw["rule"]["lines"]) == 1
+    assert all(n["rule"]["lines"] == ["leaf.grad += grad"] for n in leaves)
     assert all(by_id[i]["kind"] == "leaf" for i in mul["inputs"])
     assert add["inputs"][0] == mul["id"] and by_id[add["inputs"][1]]["kind"] == "leaf"
     assert pw["inputs"] == [add["id"]]
@@ -349,8 +353,37 @@ def test_non_finite_metrics_and_many_prints(live, notebook):
     assert len([e for e, _ in evs if e == "stream"]) < 500  # coalesced, not one message per print
     points = [pt for e, p, _ in c.since(m) if e == "metrics" for pt in p["points"]]
     loss = [pt for pt in points if pt["tag"] == "loss"]
-    assert len(loss) == 1 and loss[0]["value"] is None  # NaN
+    assert len(loss) == 1 and loss[0]["value"] == "NaN"
     assert sorted(pt["value"] for pt in points if pt["tag"] != "loss") == [1.0, 2.0]  # literals passed through: exact
+
+
+def test_a_diverging_loss_reaches_the_client_as_nan(live, notebook):
+    """Non-finite numbers are sent as the strings "NaN", "Infinity" and "-Infinity" (plain JSON has
+    no such numbers): in metrics, and in every other message (here a gradient summary)."""
+    c = live()
+    nb, cell = notebook["id"], notebook["cells"][0]["id"]
+    c.join(nb)
+    code = ("import torch\n"
+            "from torch.utils.tensorboard import SummaryWriter\n"
+            "w = SummaryWriter()\n"
+            "loss = torch.tensor(1.0)\n"
+            "for i in range(4):\n"
+            "    w.add_scalar('loss', loss, i)\n"
+            "    loss = loss * 1e30\n"  # float32: 1e30, then inf
+            "w.add_scalar('loss', loss - loss, 4)\n"  # inf - inf
+            "w.add_scalars('run', {'low': float('-inf')}, 0)\n"
+            "x = torch.tensor(float('nan'), requires_grad=True)\n"
+            "(x * x).backward()\n")
+    m = c.mark()
+    evs = c.run(nb, cell, code)
+    assert status_of(evs)[-1] == "done", evs
+    points = [pt for e, p, _ in c.since(m) if e == "metrics" for pt in p["points"]]
+    loss = [pt["value"] for pt in points if pt["tag"] == "loss"]
+    assert loss[0] == 1.0 and loss[1] > 1e29 and loss[2:] == ["Infinity", "Infinity", "NaN"]
+    assert [pt["value"] for pt in points if pt["tag"] == "run/low"] == ["-Infinity"]
+    _, t = next(iter(assemble(evs, "backward_trace_chunk", "backward_trace", ("steps",)).values()))
+    mul = next(s for s in t["steps"] if s["op"] == "MulBackward0")
+    assert [g["value"] for g in mul["grads_out"]] == ["NaN", "NaN"]
 
 
 def test_interrupt_a_busy_loop(live, notebook):

@@ -173,7 +173,8 @@ export class StepperBar {
       h("span", { class: "gs-node" }, isAcc ? `into leaf ${this.name(cur.leaf ?? cur.node)}` : `node #${cur.node}${node?.module ? ` · ${node.module}` : ""}${node?.line ? ` · line ${node.line}` : ""}`),
     );
     card.append(head);
-    const rule = ruleFor(cur.op, node?.inputs.length ?? 1);
+    // the engine's own rule for this node's class travels with the graph; the table is a fallback
+    const rule = node?.rule ?? ruleFor(cur.op, node?.inputs.length ?? 1);
     const dl = h("dl", { class: "gs-dl" });
     const add = (k: string, v: HTMLElement | string) => dl.append(h("dt", {}, k), h("dd", {}, v));
     add("forward", rule.forward);

@@ -5,7 +5,12 @@
 // a cell started running (`beginCell`), or when a tag's step goes backwards within the current
 // run (a second training loop in the same cell, or a cell re-run whose start we did not see).
 // Points with no step get an increasing index per (run, tag).
+//
+// Non-finite values (a diverging loss: the server sends them as "NaN", "Infinity", "-Infinity" and
+// protocol.ts reads them back into numbers) are a gap in the line and are kept, by kind, so that the
+// chart marks them (`nonFiniteMarks`) and the CSV says what they were.
 
+import type { NonFinite } from "../generated/protocol";
 import type { MetricPoint } from "../types";
 
 export interface Series {
@@ -13,8 +18,10 @@ export interface Series {
   x: number[];
   /** the step as logged (null: none) */
   step: (number | null)[];
-  /** null: NaN or ±inf */
+  /** null: NaN or ±inf (see `nonFinite`), or no value */
   y: (number | null)[];
+  /** what a non-finite value was ("NaN", "Infinity", "-Infinity"); null for the others */
+  nonFinite: (NonFinite | null)[];
   wall: (number | null)[];
   /** next index for a point without a step */
   nextIndex: number;
@@ -45,7 +52,7 @@ export interface Change {
 }
 
 function newSeries(): Series {
-  return { x: [], step: [], y: [], wall: [], nextIndex: 0, lastStep: null };
+  return { x: [], step: [], y: [], nonFinite: [], wall: [], nextIndex: 0, lastStep: null };
 }
 
 export class MetricsStore {
@@ -144,10 +151,12 @@ export class MetricsStore {
         s.nextIndex = Math.max(s.nextIndex, step + 1);
         s.lastStep = step;
       }
-      const v = typeof p.value === "number" && Number.isFinite(p.value) ? p.value : null;
+      const v = typeof p.value === "number" ? p.value : null;
+      const finite = v !== null && Number.isFinite(v);
       s.x.push(x);
       s.step.push(step);
-      s.y.push(v);
+      s.y.push(finite ? v : null);
+      s.nonFinite.push(v === null || finite ? null : nonFiniteKind(v));
       s.wall.push(typeof p.wall === "number" && Number.isFinite(p.wall) ? p.wall : null);
       if (s.x.length > this.maxPointsPerSeries) {
         thin(s);
@@ -165,7 +174,41 @@ function thin(s: Series): void {
   s.x = s.x.filter(keep);
   s.step = s.step.filter(keep);
   s.y = s.y.filter(keep);
+  s.nonFinite = s.nonFinite.filter(keep);
   s.wall = s.wall.filter(keep);
+}
+
+function nonFiniteKind(v: number): NonFinite {
+  return Number.isNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
+}
+
+/** Where the chart marks the non-finite points of a series. */
+export interface Marks {
+  x: number[];
+  /** the last finite value before the point (the first after it when there is none; 0 when the
+   *  series has no finite value at all) */
+  y: number[];
+  kind: NonFinite[];
+}
+
+export function nonFiniteMarks(s: Series): Marks {
+  const marks: Marks = { x: [], y: [], kind: [] };
+  let last: number | null = null;
+  let pending = 0; // marks placed before any finite value, waiting for the first one
+  for (let i = 0; i < s.x.length; i++) {
+    const v = s.y[i];
+    if (v !== null) {
+      for (; pending > 0; pending--) marks.y[marks.y.length - pending] = v;
+      last = v;
+    }
+    const kind = s.nonFinite[i];
+    if (kind === null) continue;
+    marks.x.push(s.x[i]);
+    marks.y.push(last ?? 0);
+    marks.kind.push(kind);
+    if (last === null) pending++;
+  }
+  return marks;
 }
 
 /**
@@ -200,7 +243,8 @@ function csvNumber(v: number | null): string {
   return v === null ? "" : String(v);
 }
 
-/** Every point of every kept run: `tag,run,step,value,wall` (NaN/inf values empty). */
+/** Every point of every kept run: `tag,run,step,value,wall` (NaN/inf as NaN, Infinity, -Infinity;
+ *  a point without a value: empty). */
 export function toCSV(store: MetricsStore): string {
   const lines = ["tag,run,step,value,wall"];
   for (const tag of store.tags()) {
@@ -209,7 +253,8 @@ export function toCSV(store: MetricsStore): string {
       if (!s) continue;
       for (let i = 0; i < s.x.length; i++) {
         const step = s.step[i] ?? s.x[i];
-        lines.push([csvField(tag), String(run.id), String(step), csvNumber(s.y[i]), csvNumber(s.wall[i])].join(","));
+        const value = s.nonFinite[i] ?? csvNumber(s.y[i]);
+        lines.push([csvField(tag), String(run.id), String(step), value, csvNumber(s.wall[i])].join(","));
       }
     }
   }

@@ -3,12 +3,13 @@
 // smoothing (raw values drawn faint behind the smoothed line), log-scale y, a clear button, and
 // PNG (per chart) / CSV (all) downloads. Points come from the session's `metrics` events; a
 // cell starting (`cell_status` running) makes its metrics a new run (see model.ts). Redraws are
-// batched to one per animation frame. Colours come from the theme's CSS variables.
+// batched to one per animation frame. Colours come from the theme's CSS variables. A NaN or ±inf
+// value (a diverging loss) is a gap in its line and a red cross, labelled, where the line stopped.
 
 import { h } from "../dom";
 import { loadPlotly, purgePlots, type PlotlyAPI } from "../plotly";
 import type { NotebookSession, Unsubscribe } from "../types";
-import { MetricsStore, fileNameOf, smooth, toCSV } from "./model";
+import { MetricsStore, fileNameOf, nonFiniteMarks, smooth, toCSV } from "./model";
 
 const STYLE_ID = "gradlab-metrics-style";
 const CSS = `
@@ -65,6 +66,9 @@ function runColor(theme: Theme, runIndexFromNewest: number, runId: number): stri
   if (runIndexFromNewest === 0) return theme.accent;
   return PALETTE[runId % PALETTE.length];
 }
+
+/** The markers of NaN/inf values, in every run. */
+const NON_FINITE_COLOR = "#d62728";
 
 interface Chart {
   tag: string;
@@ -209,6 +213,16 @@ export function mountMetricsPanel(root: HTMLElement, session: NotebookSession): 
           x: s.x.slice(), y: smooth(s.y, smoothing), connectgaps: false,
           line: { color, width: 2 }, marker: { color, size: 5 }, showlegend: true,
           hovertemplate: `${run.label} (smoothed)<br>step %{x}<br>%{y:.6g}<extra></extra>`,
+        });
+      }
+      const marks = nonFiniteMarks(s);
+      if (marks.x.length) {
+        // a diverging run: its NaN/inf points are a gap in the line, marked where it stopped
+        data.push({
+          type: "scatter", mode: "markers", name: `${run.label} NaN/inf`, legendgroup: group, showlegend: false,
+          x: marks.x, y: marks.y, text: marks.kind,
+          marker: { color: NON_FINITE_COLOR, size: 9, symbol: "x", line: { width: 1, color: NON_FINITE_COLOR } },
+          hovertemplate: `${run.label}<br>step %{x}<br>%{text}<extra></extra>`,
         });
       }
     });

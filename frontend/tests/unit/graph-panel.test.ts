@@ -93,6 +93,23 @@ describe("graph panel", () => {
     expect(q('[data-testid="backward-position"]').textContent).toBe("0 / 6");
   });
 
+  it("shows the rule the engine sent with a node, the table only without one", async () => {
+    const { q, session, click } = mount();
+    const { graph, trace } = workedExample();
+    const pow = graph.nodes.find((n) => n.op === "PowBackward0")!;
+    pow.rule = { forward: "result = self ** exponent", lines: ["grad_self = grad * exponent * self ** (exponent - 1)"] };
+    session.emit("graph", graph);
+    session.emit("backward_trace", trace);
+    await flush();
+    click(q('[data-testid="backward-step"]'));
+    const card = q('[data-testid="step-card"]').textContent ?? "";
+    expect(card).toContain("result = self ** exponent");
+    expect(card).toContain("grad_self = grad * exponent * self ** (exponent - 1)");
+    expect(card).not.toContain("2y");
+    click(q('[data-testid="backward-step"]'));
+    expect(q('[data-testid="step-card"]').textContent).toContain("∂out/∂a = grad"); // AddBackward0: no rule sent
+  });
+
   it("steps backprop: states, position, step card, leaf grads", async () => {
     const { q, qa, session, click } = mount();
     const { graph, trace } = workedExample();

@@ -17,6 +17,7 @@ export function N(id: number, op: string, inputs: (number | null)[], name: strin
     out_dtypes: ["float32"],
     line: leaf ? null : 1,
     cell: leaf ? null : 1,
+    rule: null,
   };
 }
 

@@ -129,6 +129,24 @@ describe("metrics panel", () => {
     expect(root.querySelector('[data-testid="metrics-chart"]')).toBeNull();
   });
 
+  it("marks NaN/inf values of a diverging run on the chart", async () => {
+    session.fire("metrics", {
+      points: [
+        { tag: "loss", step: 0, value: 1, wall: 1 },
+        { tag: "loss", step: 1, value: 4, wall: 1 },
+        { tag: "loss", step: 2, value: Number.NaN, wall: 1 },
+      ],
+      coalesced: 0,
+    });
+    await tick();
+    const gd = root.querySelector<FakeGd>('[data-testid="metrics-chart"] .metrics-plot')!;
+    const marks = gd.data!.find((t) => t.name === "run 1 NaN/inf") as unknown as { x: number[]; y: number[]; text: string[] };
+    expect(marks.x).toEqual([2]);
+    expect(marks.y).toEqual([4]);
+    expect(marks.text).toEqual(["NaN"]);
+    expect(gd.data![0].y).toEqual([1, 4, null]); // the line has a gap there
+  });
+
   it("stops listening when disposed", async () => {
     panel.dispose();
     session.fire("metrics", { points: points("loss", 0, 3), coalesced: 0 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { MetricsStore, fileNameOf, smooth, toCSV } from "../../src/metrics/model";
+import { MetricsStore, fileNameOf, nonFiniteMarks, smooth, toCSV } from "../../src/metrics/model";
+import { decodeMetrics } from "../../src/protocol";
 import type { MetricPoint } from "../../src/types";
 
 const pt = (tag: string, step: number | null, value: number | null, wall = 1000): MetricPoint => ({ tag, step, value, wall });
@@ -124,5 +125,50 @@ describe("CSV", () => {
   it("makes file names of tags", () => {
     expect(fileNameOf("train/loss (avg)")).toBe("train_loss_avg");
     expect(fileNameOf("///")).toBe("metrics");
+  });
+});
+
+describe("non-finite values", () => {
+  it("reads a diverging loss from the wire as NaN and marks it", () => {
+    const msg = decodeMetrics({
+      notebook_id: "nb",
+      points: [
+        { tag: "loss", step: 0, value: 2, wall: 1 },
+        { tag: "loss", step: 1, value: 0.5, wall: 2 },
+        { tag: "loss", step: 2, value: "Infinity", wall: 3 },
+        { tag: "loss", step: 3, value: "NaN", wall: 4 },
+        { tag: "loss", step: 4, value: "-Infinity", wall: 5 },
+      ],
+      coalesced: 0,
+    });
+    const s = new MetricsStore();
+    s.addPoints(msg!.points);
+    const loss = s.runs[0].series.get("loss")!;
+    expect(loss.y).toEqual([2, 0.5, null, null, null]); // a gap in the line
+    expect(loss.nonFinite).toEqual([null, null, "Infinity", "NaN", "-Infinity"]);
+    // marked at the last finite value, from where the line stops
+    expect(nonFiniteMarks(loss)).toEqual({ x: [2, 3, 4], y: [0.5, 0.5, 0.5], kind: ["Infinity", "NaN", "-Infinity"] });
+    expect(toCSV(s)).toBe(
+      "tag,run,step,value,wall\n" + "loss,1,0,2,1\n" + "loss,1,1,0.5,2\n" + "loss,1,2,Infinity,3\n" + "loss,1,3,NaN,4\n" + "loss,1,4,-Infinity,5\n",
+    );
+  });
+
+  it("marks a series that starts non-finite at its first finite value, or at 0", () => {
+    const s = new MetricsStore();
+    s.addPoints([pt("a", 0, Number.NaN), pt("a", 1, 3), pt("b", 0, Number.POSITIVE_INFINITY), pt("c", 0, null)]);
+    const [a, b, c] = ["a", "b", "c"].map((t) => s.runs[0].series.get(t)!);
+    expect(nonFiniteMarks(a)).toEqual({ x: [0], y: [3], kind: ["NaN"] });
+    expect(nonFiniteMarks(b)).toEqual({ x: [0], y: [0], kind: ["Infinity"] });
+    expect(nonFiniteMarks(c).x).toEqual([]); // no value is not a non-finite one
+  });
+
+  it("keeps the marks in step with the points when a series is thinned", () => {
+    const s = new MetricsStore({ maxPointsPerSeries: 16 });
+    const pts: MetricPoint[] = [];
+    for (let i = 0; i < 17; i++) pts.push(pt("a", i, i === 16 ? Number.NaN : i));
+    s.addPoints(pts);
+    const a = s.runs[0].series.get("a")!;
+    expect(a.nonFinite.length).toBe(a.x.length);
+    expect(nonFiniteMarks(a).x).toEqual([16]);
   });
 });

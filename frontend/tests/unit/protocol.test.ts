@@ -152,7 +152,11 @@ describe("records", () => {
       out_dtypes: [],
       line: null,
       cell: null,
+      rule: null,
     });
+    const rule = { forward: "result = self * other", lines: ["grad_self = grad * other", "grad_other = grad * self"] };
+    expect(decodeNode({ id: 2, op: "MulBackward0", rule })?.rule).toEqual(rule);
+    expect(decodeNode({ id: 2, op: "MulBackward0", rule: { lines: [] } })?.rule).toBeNull();
     expect(decodeNode({ id: "2", op: "MulBackward0" })).toBeNull();
     expect(decodeNode({ id: 1.5, op: "x" })).toBeNull();
     expect(decodeNode({ id: 1 })).toBeNull();
