@@ -9,7 +9,7 @@ not block for long.
 
 Methods
 -------
-``ensure(notebook_id) -> bool``            start (from the pre-warmed pool when it has one) or reuse
+``ensure(notebook_id) -> bool``            start (from the pre-started pool when it has one) or reuse
 ``execute(notebook_id, cell_id, code) -> bool``  queue a cell (starts the kernel if needed)
 ``interrupt(notebook_id)``                 SIGINT: KeyboardInterrupt in the running cell; queued cells are cancelled
 ``restart(notebook_id)``                   new process, namespace gone
@@ -17,6 +17,31 @@ Methods
 ``request_value(notebook_id, node_id, which, request_id)``  value or grad of a node of the last graph
 ``request_grad_check(notebook_id, node_id, request_id)``  analytic vs finite-difference gradient of a node
 ``status(notebook_id) -> dict``            {"status", "device", "execution_count", "running", "queued"}
+``pool_stats() -> dict``                   {"ready", "starting", "target", "min", "max"} of the pool
+
+The pool
+--------
+A kernel costs ~0.2 s of CPU to start (bubblewrap, the interpreter, importing numpy and the
+engine), so many notebooks opened at once would wait seconds for CPU.  The manager keeps kernels
+started ahead, bound to no notebook (``kernel_pool_size`` of them at least).  ``ensure`` takes one
+(a ready one, else the one that started first) and binds it to the notebook for good: it is never
+given back nor handed to another notebook; a restart takes another.  The pool's target is the
+number of kernels notebooks took in the last ``kernel_pool_idle_s`` seconds, between
+``kernel_pool_size`` and ``kernel_pool_max``: drained faster than it refills, it grows; when demand
+goes, its newest idle kernels are stopped until it is back at ``kernel_pool_size``.  One thread
+(``_pool_keeper``) does that, starting ``pool_parallel`` kernels at a time, none while notebooks
+wait for a kernel started for them nor while the host has less than max(kernel_memory_mb, 512 MB)
+of memory available, backing off after failed starts.  ``kernel_pool_size`` 0: no pool.
+
+Without a pool kernel, ``ensure`` returns at once too: the notebook's kernel is forked in the
+background, at most ``start_parallel`` (the number of cores, at least 2) at a time, first come
+first served -- forked all at once they would share the CPU and all be ready late.
+
+Pool kernels are started exactly as any kernel (sandbox, seccomp, cgroup, rlimits, own uid).  CPU
+priority follows what a kernel does (``_set_priority``): a pool kernel low (cgroup CPU weight
+POOL_CPU_WEIGHT, and niceness POOL_NICE where the server may undo it), so that filling the pool
+yields to running cells; a kernel a notebook waits for high (START_CPU_WEIGHT) until it is ready;
+then the weight every kernel has.  No cell runs before the last change.
 
 Events (name: data fields)
 --------------------------
@@ -70,6 +95,7 @@ import threading
 import time
 
 from . import cgroups, protocol, sandbox, seccomp
+from .kernel_main import bundle_sizes, output_family, output_limits
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +112,22 @@ RAW_TAIL_BYTES = 4096
 # A message that breaks the protocol (not JSON, wrong schema, over the size limit) is dropped with a
 # notice; a kernel that sends more than this many of them is broken (or hostile) and is stopped.
 MAX_PROTOCOL_VIOLATIONS = 10
+OUTPUT_SLACK = 65536          # bytes over a cell's output budget the server lets through before it cuts
 # Cells one notebook may have waiting behind the running one ("Run all" of a long notebook fits).
 MAX_QUEUED_CELLS = 200
 MAX_QUEUED_CODE_BYTES = 4 * 1024 * 1024
 INTERRUPT_GRACE_S = 3.0   # after a timeout's SIGINT, before the kernel is killed
 TICK_S = 0.2
+# the pre-started kernel pool (see ``KernelManager._pool_keeper``)
+POOL_TICK_S = 1.0            # the pool is looked at this often, and at once when a notebook takes a kernel
+POOL_START_TIMEOUT_S = 60.0  # a pool kernel not ready by then is stopped
+POOL_RETRY_MAX_S = 60.0      # the longest wait after failed pool starts (1, 2, 4 ... s)
+# CPU priority of a kernel by what it is doing (``KernelManager._set_priority``): cgroup CPU weights
+# (cgroup v2 cpu.weight; a kernel's group has cgroups.KERNEL_CPU_WEIGHT, 100, once it is ready)
+POOL_CPU_WEIGHT = 5          # a pool kernel: filling the pool yields to running cells
+START_CPU_WEIGHT = int(os.environ.get('XEXP_START_WEIGHT') or 400)       # a kernel a notebook waits for, until it is ready (no cell has run in it)
+POOL_NICE = 10               # a pool kernel's niceness too, where the server may undo it (as root)
+POOL_MIN_FREE_MB = 512       # no kernel is pre-started below max(this, kernel_memory_mb) of available memory
 
 _SIGNAMES = {signal.SIGSEGV: "segmentation fault (SIGSEGV)", signal.SIGKILL: "killed (SIGKILL)",
              signal.SIGABRT: "aborted (SIGABRT)", signal.SIGBUS: "bus error (SIGBUS)",
@@ -99,13 +136,72 @@ _SIGNAMES = {signal.SIGSEGV: "segmentation fault (SIGSEGV)", signal.SIGKILL: "ki
              signal.SIGXCPU: "CPU time limit exceeded (SIGXCPU)"}
 
 
-def _joining(cgroup, pre):
-    """preexec_fn: join the kernel's cgroup first, then the rlimits and the rest of ``pre``."""
+def _child_setup(cgroup, pre, nice=0):
+    """preexec_fn: join the kernel's cgroup first, then the rlimits and the rest of ``pre``, then
+    the niceness (pool kernels start niced: see ``KernelManager._spawn_now``)."""
     def run():
-        cgroup.join()
+        if cgroup is not None:
+            cgroup.join()
         if pre is not None:
             pre()
+        if nice:
+            os.nice(nice)
     return run
+
+
+def _level(k):
+    """What a kernel is for, for its CPU priority: "pool", "start" (a notebook waits for it) or "run"."""
+    if k.notebook_id is None:
+        return "pool"
+    return "run" if k.became_ready else "start"
+
+
+def _weights():
+    run = getattr(cgroups, "KERNEL_CPU_WEIGHT", 100)
+    return {"pool": POOL_CPU_WEIGHT, "start": START_CPU_WEIGHT, "run": run}
+
+
+_WEIGHTS = _weights()
+
+
+def _process_tree(pid):
+    """``pid`` and its descendants (from /proc; those that exit meanwhile are skipped)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+def _mem_available_mb():
+    """MemAvailable of the host in MiB (None where /proc/meminfo does not say)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _precompile_kernel():
+    """Write the bytecode of kernel_main and of the engine next to their sources, once per server
+    (a few ms when it is current): kernels cannot write it (PYTHONDONTWRITEBYTECODE, read-only
+    binds), so without it every kernel would compile what it imports.  Best effort."""
+    import compileall
+    import py_compile
+    try:
+        py_compile.compile(str(sandbox.KERNEL_MAIN), doraise=True)
+        compileall.compile_dir(str(sandbox.REPO_ROOT / "engine"), quiet=2)
+    except Exception as e:  # noqa: BLE001 - a read-only checkout: kernels compile as they start
+        log.info("kernel code not precompiled (%s): kernels compile it as they start", e)
 
 
 class _Kernel:
@@ -113,21 +209,29 @@ class _Kernel:
 
     _ids = itertools.count(1)
 
-    def __init__(self, config):
+    def __init__(self, config, pooled=False):
         self.kid = next(self._ids)
         self.config = config
+        self.pooled = pooled     # started for the pool (taken by at most one notebook, never given back)
         self.notebook_id = None
         self.proc = None
         self.pid = None          # host pid of the Python process (the SIGINT target)
         self.cgroup = None       # cgroups.KernelCgroup, where the host allows one
         self.device = "cpu"
         self.ready = threading.Event()
+        self.became_ready = False  # "ready" arrived (``ready`` is also set when it dies)
+        self.start_said = False  # "starting" was emitted for its notebook
+        self.announced = False   # device + idle emitted for its notebook: cells may be sent
+        self.priority = None     # "pool", "start" or "run" (see KernelManager._set_priority)
+        self.niced = False       # started with POOL_NICE
+        self.counted = False     # one of the notebooks' kernels starting (KernelManager._starting)
+        self.exited = threading.Event()  # the manager is done with its process (cgroup removed)
         self.dead = False
         self.death_reason = None
         self.expected_exit = None  # reason when the manager itself ends it
         self.lock = threading.RLock()
         self.queue = collections.deque()  # (cell_id, code)
-        self.running = None      # dict(cell_id, req, t0, out_bytes, truncated, interrupted_at)
+        self.running = None      # dict(cell_id, req, t0, out_bytes (per family), truncated (families), ...)
         self.execution_count = 0
         self.last_active = time.monotonic()
         self.raw_tail = b""
@@ -138,7 +242,6 @@ class _Kernel:
         self._wlock = threading.Lock()
 
     def send(self, msg):
-        import json
         data = (json.dumps(msg, separators=(",", ":")) + "\n").encode()
         with self._wlock:
             if self._w is None:
@@ -185,19 +288,35 @@ class KernelManager:
         self.on_event = on_event
         self.lock = threading.RLock()
         self.kernels = {}        # notebook_id -> _Kernel
-        self.pool = []           # started kernels not bound to a notebook
-        self.pool_size = max(0, int(getattr(config, "kernel_pool_size", 0)))
+        self.pool = []           # kernels started for no notebook yet (starting or ready), oldest first
+        self.pool_size = max(0, int(getattr(config, "kernel_pool_size", 0) or 0))
+        self.pool_max = max(self.pool_size, int(getattr(config, "kernel_pool_max", self.pool_size) or 0))
+        self.pool_window_s = max(0.0, float(getattr(config, "kernel_pool_idle_s", 300) or 0))
+        self.pool_parallel = min(8, max(2, (os.cpu_count() or 2) // 2))
+        # kernels of notebooks forked at once; more wait their turn, first come first served: all
+        # sharing the CPU at once, every one of them would be ready late
+        self.start_parallel = max(2, os.cpu_count() or 2)
+        self._waiting = collections.deque()  # notebooks' kernels not forked yet
+        self._starting = 0                   # notebooks' kernels forked and not ready yet
+        self._takes = collections.deque(maxlen=max(1, self.pool_max))  # when notebooks asked for a kernel
+        self._pool_wake = threading.Event()
+        self._pool_failures = 0
+        self._pool_retry_at = 0.0
+        self._pool_low_memory = False
+        # only a privileged server may lower a kernel's niceness again when a notebook takes it
+        self._pool_nice = POOL_NICE if os.geteuid() == 0 else 0
         self.closed = False
-        self._refilling = False
         self._req = itertools.count(1)
         self._sandbox_error = None
         import queue
         self._spawn_q = queue.Queue()
+        self._spawn_lock = threading.Lock()
+        _precompile_kernel()
         threading.Thread(target=self._spawner, daemon=True, name="kernel-spawner").start()
         self._housekeeper = threading.Thread(target=self._housekeeping, daemon=True, name="kernel-housekeeping")
         self._housekeeper.start()
         if self.pool_size:
-            self._refill_pool()
+            threading.Thread(target=self._pool_keeper, daemon=True, name="kernel-pool").start()
 
     # -- events ----------------------------------------------------------------------------------
     def _emit(self, notebook_id, name, data):
@@ -209,30 +328,99 @@ class KernelManager:
             log.exception("on_event failed for %s", name)
 
     # -- starting --------------------------------------------------------------------------------
-    def _spawn(self):
-        """Start a kernel from the spawner thread (see ``_spawner``); returns the _Kernel."""
+    def _spawn(self, k):
+        """Start kernel ``k``'s process from the spawner thread (see ``_spawner``); waits for the
+        fork, not for the kernel to be ready."""
         import concurrent.futures
         fut = concurrent.futures.Future()
-        self._spawn_q.put(fut)
+        with self._spawn_lock:
+            if self.closed:
+                raise RuntimeError("the server is shutting down")
+            self._spawn_q.put((fut, k))
         return fut.result()
 
     def _spawner(self):
         """The one thread that forks kernels.  bwrap's ``--die-with-parent`` uses PR_SET_PDEATHSIG,
         which fires when the parent THREAD exits: kernels forked from a short-lived thread (a
-        socket handler, the pool refiller) would be killed with it.  This thread lives as long
+        socket handler, the pool keeper) would be killed with it.  This thread lives as long
         as the manager."""
         while True:
-            fut = self._spawn_q.get()
-            if fut is None:
-                return
+            item = self._spawn_q.get()
+            if item is None:
+                break
+            fut, k = item
             try:
-                fut.set_result(self._spawn_now())
+                if self.closed:
+                    raise RuntimeError("the server is shutting down")
+                self._spawn_now(k)
             except BaseException as e:
-                fut.set_exception(e)
+                self._spawn_failed(fut, k, e)
+            else:
+                if fut is not None:
+                    fut.set_result(k)
+        while True:  # shut down: nothing more is started
+            try:
+                item = self._spawn_q.get_nowait()
+            except Exception:
+                return
+            if item is not None:
+                self._spawn_failed(item[0], item[1], RuntimeError("the server is shutting down"))
 
-    def _spawn_now(self):
-        """Start one kernel process and its reader threads; returns the _Kernel (maybe not ready)."""
-        k = _Kernel(self.config)
+    def _spawn_failed(self, fut, k, e):
+        """A fork that failed: the waiting caller is told, or (a notebook's kernel started in the
+        background) the notebook."""
+        if fut is not None:
+            fut.set_exception(e)
+            return
+        if isinstance(e, sandbox.SandboxUnavailable):
+            with self.lock:
+                self._sandbox_error = str(e)
+            self._failed_start(k, str(e))
+            return
+        if not self.closed:
+            log.error("kernel start failed", exc_info=e)
+        self._failed_start(k, f"kernel could not start: {e}")
+
+    # -- notebooks' kernels wait their turn to start --------------------------------------------
+    def _request_start(self, k):
+        """Fork notebook kernel ``k`` when its turn comes (at once unless many are starting)."""
+        with self.lock:
+            self._waiting.append(k)
+        self._start_waiting()
+
+    def _start_waiting(self):
+        """Fork the kernels that wait, oldest first, while fewer than ``start_parallel`` start."""
+        while True:
+            with self.lock:
+                if self.closed or not self._waiting or self._starting >= self.start_parallel:
+                    return
+                k = self._waiting.popleft()
+                self._starting += 1
+                k.counted = True
+            with self._spawn_lock:
+                if self.closed:
+                    closed = True
+                else:
+                    closed = False
+                    self._spawn_q.put((None, k))
+            if closed:
+                self._failed_start(k, "the server is shutting down")
+
+    def _start_done(self, k):
+        """Kernel ``k`` is ready, or gone: the next waiting one may start."""
+        with self.lock:
+            if not k.counted:
+                return
+            k.counted = False
+            self._starting -= 1
+            drained = not self._waiting
+        self._start_waiting()
+        if drained:
+            self._pool_wake.set()  # the pool may fill again
+
+    def _spawn_now(self, k):
+        """Start kernel ``k``'s process and its reader threads; returns ``k`` (maybe not ready).
+        It starts at the CPU priority of what it is for (see ``_set_priority``)."""
         in_r, in_w = os.pipe()     # manager -> kernel
         out_r, out_w = os.pipe()   # kernel -> manager
         raw_r, raw_w = os.pipe()   # kernel's fd 1/2
@@ -240,17 +428,19 @@ class KernelManager:
         # one cgroup for the kernel and all it starts: its memory (plus its /tmp, which lives in
         # RAM) and process limits hold across forks
         mem_mb = int(self.config.kernel_memory_mb)
+        with k.lock:
+            level = _level(k)
+        weight = {"cpu_weight": _WEIGHTS[level]} if hasattr(cgroups, "KERNEL_CPU_WEIGHT") else {}
         k.cgroup = cgroups.KernelCgroup.create(
             (mem_mb + int(getattr(self.config, "kernel_tmp_mb", 512))) * 1024 * 1024 if mem_mb > 0 else 0,
-            int(self.config.kernel_max_procs) + 4)  # + bwrap and its init
+            int(self.config.kernel_max_procs) + 4, **weight)  # + bwrap and its init
+        nice = self._pool_nice if level == "pool" else 0
         sec_fds = (sec_fd,) if sec_fd is not None else ()
         try:
             argv, env, pre = sandbox.kernel_command(self.config, in_r, out_w, seccomp_fd=sec_fd)
-            if k.cgroup is not None:
-                pre = _joining(k.cgroup, pre)
-            k.proc = subprocess.Popen(argv, env=env, preexec_fn=pre, pass_fds=(in_r, out_w) + sec_fds,
-                                      stdin=subprocess.DEVNULL, stdout=raw_w, stderr=raw_w,
-                                      start_new_session=True, close_fds=True)
+            proc = subprocess.Popen(argv, env=env, preexec_fn=_child_setup(k.cgroup, pre, nice),
+                                    pass_fds=(in_r, out_w) + sec_fds, stdin=subprocess.DEVNULL, stdout=raw_w,
+                                    stderr=raw_w, start_new_session=True, close_fds=True)
         except BaseException:
             for fd in (in_r, in_w, out_r, out_w, raw_r, raw_w) + sec_fds:
                 os.close(fd)
@@ -259,9 +449,18 @@ class KernelManager:
             raise
         for fd in (in_r, out_w, raw_w) + sec_fds:
             os.close(fd)
-        k._w = in_w
-        if getattr(self.config, "sandbox", "bwrap") == "none":
-            k.pid = k.proc.pid
+        with k.lock:
+            k.proc = proc
+            k._w = in_w
+            k.priority = level
+            k.niced = nice > 0
+            k.start_t = time.monotonic()
+            if getattr(self.config, "sandbox", "bwrap") == "none":
+                k.pid = proc.pid
+            ended = k.expected_exit is not None  # shut down (or restarted) while it was being forked
+        if ended:
+            k.kill()
+        self._set_priority(k)  # a notebook may have taken it meanwhile
         threading.Thread(target=self._reader, args=(k, out_r), daemon=True, name=f"kernel-{k.kid}-reader").start()
         threading.Thread(target=self._raw_reader, args=(k, raw_r), daemon=True, name=f"kernel-{k.kid}-raw").start()
         return k
@@ -281,77 +480,214 @@ class KernelManager:
             pass
         return None
 
-    def _refill_pool(self):
-        with self.lock:
-            if self._refilling or self.closed or len(self.pool) >= self.pool_size:
+    def _set_priority(self, k):
+        """Give kernel ``k`` the CPU priority of what it does now: a pool kernel low, so that filling
+        the pool yields to running cells; a kernel a notebook waits for high, until it is ready
+        (no cell runs before: the user's code never runs at it); a ready kernel of a notebook the
+        same as every other kernel.  Through the kernel's cgroup CPU weight where it has one, and
+        niceness 0 again for every thread of every process of a kernel started niced."""
+        with k.lock:
+            if k.proc is None or k.dead:
+                return  # _spawn_now calls this again once it has forked
+            level = _level(k)
+            changed = level != k.priority
+            k.priority = level
+            renice = k.niced and level != "pool"
+            if renice and level == "run":
+                k.niced = False  # its Python runs: no process of it is to come
+            setter = getattr(k.cgroup, "set_cpu_weight", None) if changed else None
+            if setter is not None:
+                setter(_WEIGHTS[level])
+            if not renice:
                 return
-            self._refilling = True
-
-        def run():
-            try:
-                while True:
-                    with self.lock:
-                        if self.closed or len(self.pool) >= self.pool_size:
-                            return
+            for pid in _process_tree(k.proc.pid):
+                try:
+                    tids = os.listdir(f"/proc/{pid}/task")
+                except OSError:
+                    continue
+                for tid in tids:
                     try:
-                        k = self._spawn()
-                    except sandbox.SandboxUnavailable as e:
-                        self._sandbox_error = str(e)
-                        return
-                    except Exception:
-                        log.exception("could not pre-start a kernel")
-                        return
-                    if not k.ready.wait(60) or k.dead:
-                        k.expected_exit = "pool start failed"
-                        k.kill()
-                        return
-                    with self.lock:
-                        if self.closed:
-                            k.expected_exit = "shut down"
-                            k.kill()
-                            return
-                        self.pool.append(k)
-            finally:
-                with self.lock:
-                    self._refilling = False
-        threading.Thread(target=run, daemon=True, name="kernel-pool").start()
+                        os.setpriority(os.PRIO_PROCESS, int(tid), 0)
+                    except (OSError, ValueError):
+                        pass
 
+    # -- the pool ----------------------------------------------------------------------------------
+    def _pool_target(self, now):
+        """Kernels the pool should hold: as many as notebooks took in the last ``kernel_pool_idle_s``
+        seconds, at least ``kernel_pool_size``, at most ``kernel_pool_max``.  Call under the lock."""
+        takes = self._takes
+        while takes and now - takes[0] > self.pool_window_s:
+            takes.popleft()
+        return min(self.pool_max, max(self.pool_size, len(takes)))
+
+    def pool_stats(self):
+        """{ready, starting, target, min, max}: the pre-started kernels no notebook has yet."""
+        with self.lock:
+            live = [k for k in self.pool if not k.dead]
+            ready = sum(1 for k in live if k.ready.is_set())
+            return {"ready": ready, "starting": len(live) - ready,
+                    "target": self._pool_target(time.monotonic()) if self.pool_size else 0,
+                    "min": self.pool_size, "max": self.pool_max if self.pool_size else 0}
+
+    def _take_pooled(self):
+        """A pool kernel for a notebook (ready ones first, then the one that started first), or
+        None; the demand is counted either way.  Call under the lock."""
+        if not self.pool_size:
+            return None
+        self._takes.append(time.monotonic())
+        self._pool_wake.set()
+        live = [k for k in self.pool if not k.dead and k.notebook_id is None]
+        pick = next((k for k in live if k.ready.is_set()), None) or (live[0] if live else None)
+        if pick is not None:
+            self.pool.remove(pick)
+        return pick
+
+    def _pool_keeper(self):
+        """Keeps the pool at its target: starts kernels (``pool_parallel`` at a time, none while
+        notebooks wait for a kernel to be started for them) when it is short, stops the newest
+        idle ones when demand has gone, stops pool kernels that never get ready, and backs off
+        after failed starts."""
+        while True:
+            self._pool_wake.wait(POOL_TICK_S)
+            self._pool_wake.clear()
+            if self.closed:
+                return
+            try:
+                self._pool_step()
+            except Exception:
+                log.exception("kernel pool upkeep failed")
+
+    def _pool_step(self):
+        now = time.monotonic()
+        with self.lock:
+            if self.closed:
+                return
+            target = self._pool_target(now)
+            live = [k for k in self.pool if not k.dead]
+            starting = [k for k in live if not k.ready.is_set()]
+            late = [k for k in starting if k.proc is not None and now - k.start_t > POOL_START_TIMEOUT_S]
+            idle = [k for k in live if k.ready.is_set()]
+            surplus = len(live) - target
+            victims = idle[::-1][:max(0, surplus)]   # the newest idle ones
+            for k in victims:
+                self.pool.remove(k)
+            n = 0
+            # none while notebooks wait for a kernel of their own: the CPU is theirs first
+            if surplus < 0 and now >= self._pool_retry_at and not self._waiting:
+                n = max(0, min(-surplus, self.pool_parallel - len(starting)))
+            if n and not self._memory_allows():
+                n = 0
+            new = [_Kernel(self.config, pooled=True) for _ in range(n)]
+            self.pool.extend(new)
+        for k in late:
+            if k.expected_exit is None:
+                self._pool_failed()
+            self._end(k, f"the kernel did not start within {POOL_START_TIMEOUT_S:g} s", emit_dead=False)
+        for k in victims:
+            self._end(k, "the pool shrank", emit_dead=False)
+        for k in new:
+            try:
+                self._spawn(k)
+            except Exception as e:
+                unavailable = isinstance(e, sandbox.SandboxUnavailable)
+                with self.lock:
+                    if k in self.pool:
+                        self.pool.remove(k)
+                    if unavailable:
+                        self._sandbox_error = str(e)
+                    taken = k.notebook_id is not None  # a notebook took it while it was being forked
+                if not unavailable and not self.closed:
+                    log.exception("could not pre-start a kernel")
+                if taken:
+                    self._failed_start(k, str(e) if unavailable else f"kernel could not start: {e}")
+                self._pool_failed()
+
+    def _pool_failed(self):
+        """A pool kernel could not start: wait 1, 2, 4 ... 60 s before the next try."""
+        with self.lock:
+            self._pool_failures += 1
+            self._pool_retry_at = time.monotonic() + min(POOL_RETRY_MAX_S, 2.0 ** (self._pool_failures - 1))
+
+    def _memory_allows(self):
+        """Whether one more idle kernel leaves the memory a running kernel may need: the pool starts
+        none while the host has less than max(kernel_memory_mb, POOL_MIN_FREE_MB) available."""
+        need = max(int(getattr(self.config, "kernel_memory_mb", 0) or 0), POOL_MIN_FREE_MB)
+        avail = _mem_available_mb()
+        ok = avail is None or avail >= need
+        if ok == self._pool_low_memory:  # say it when it changes
+            self._pool_low_memory = not ok
+            if ok:
+                log.info("kernel pool: memory available again (%d MB), refilling", avail)
+            else:
+                log.warning("kernel pool: only %d MB of memory available (< %d MB): not pre-starting kernels",
+                            avail, need)
+        return ok
+
+    # -- notebooks -------------------------------------------------------------------------------
     def ensure(self, notebook_id):
-        """Start a kernel for the notebook unless it has a live one.  False if it can't start."""
+        """Start a kernel for the notebook unless it has a live one.  False if it can't start.
+
+        A pool kernel is bound to the notebook at once (it never serves another); without one a
+        new kernel is forked here, outside the manager's lock.  Either way the kernel reports
+        ``starting``, then ``device`` and ``idle`` once it is ready."""
         with self.lock:
             k = self.kernels.get(notebook_id)
             if k is not None and not k.dead:
                 return True
             if self.closed:
                 return False
-            self._emit(notebook_id, "kernel_status", {"status": "starting"})
-            k = None
-            while self.pool:
-                cand = self.pool.pop(0)
-                if not cand.dead:
-                    k = cand
-                    break
-            if k is None:
-                try:
-                    k = self._spawn()
-                except sandbox.SandboxUnavailable as e:
-                    self._emit(notebook_id, "kernel_status", {"status": "dead", "reason": str(e)})
-                    return False
-                except Exception as e:
-                    log.exception("kernel start failed")
-                    self._emit(notebook_id, "kernel_status", {"status": "dead", "reason": f"kernel could not start: {e}"})
-                    return False
+            k = self._take_pooled()
+            cold = k is None
+            if cold:
+                k = _Kernel(self.config)
             k.notebook_id = notebook_id
             k.last_active = time.monotonic()
             self.kernels[notebook_id] = k
-        if self.pool_size:
-            self._refill_pool()
-        if k.ready.is_set() and not k.dead:
+        if not cold:
+            self._set_priority(k)
+        with k.lock:  # under the kernel's lock: "starting" is said before the reader can say "idle"
+            self._emit(notebook_id, "kernel_status", {"status": "starting"})
+            k.start_said = True
+            announce = k.ready.is_set() and not k.dead and not k.announced
+            k.announced = k.announced or announce
+            died = k.dead
+        if died:  # it died in between: say so after "starting"
+            self._emit(notebook_id, "kernel_status", {"status": "dead", "reason": k.death_reason or "the kernel died"})
+            return False
+        if announce:
             self._announce(k)
-        # otherwise the reader announces it when "ready" arrives
+        if not cold:
+            return True
+        problem = sandbox.probe(self.config) if getattr(self.config, "sandbox", "bwrap") != "none" else ""
+        if problem:  # said at once (the probe is run once per server)
+            with self.lock:
+                self._sandbox_error = problem
+            self._failed_start(k, problem)
+            return False
+        self._request_start(k)  # forked when its turn comes (at once unless many are starting)
         return True
 
+    def _failed_start(self, k, reason):
+        """A kernel whose process could not be started: dead, with the cells queued meanwhile."""
+        self._start_done(k)
+        with k.lock:
+            if k.dead:
+                return
+            k.dead = True
+            k.death_reason = reason
+            queued = list(k.queue)
+            k.queue.clear()
+        k.ready.set()
+        k.exited.set()
+        nb = k.notebook_id
+        for cell_id, _ in queued:
+            self._emit(nb, "error", {"cell_id": cell_id, "ename": "KernelUnavailable", "evalue": reason,
+                                     "traceback": [], "line": None})
+            self._emit(nb, "cell_status", {"cell_id": cell_id, "status": "error", "duration_ms": 0.0})
+        self._emit(nb, "kernel_status", {"status": "dead", "reason": reason})
+
     def _announce(self, k):
+        """The kernel is ready and bound (said once per kernel): its device, its state, its queue."""
         self._emit(k.notebook_id, "device", {"device": k.device})
         with k.lock:
             busy = k.running is not None
@@ -359,7 +695,7 @@ class KernelManager:
         self._pump(k)
 
     # -- cells -----------------------------------------------------------------------------------
-    def execute(self, notebook_id, cell_id, code):
+    def execute(self, notebook_id, cell_id, code, _again=True):
         max_bytes = int(getattr(self.config, "max_code_bytes", 100_000))
         if len(code.encode("utf-8", "replace")) > max_bytes:
             self._emit(notebook_id, "error", {"cell_id": cell_id, "ename": "CodeTooLarge",
@@ -378,11 +714,20 @@ class KernelManager:
         with self.lock:
             k = self.kernels.get(notebook_id)
         with k.lock:  # code counted in characters, like the cells already queued
+            dead = k.dead
             full = (len(k.queue) >= MAX_QUEUED_CELLS
                     or sum(len(c) for _, c in k.queue) + len(code) > MAX_QUEUED_CODE_BYTES)
-            if not full:
+            if not full and not dead:
                 k.queue.append((cell_id, code))
                 k.last_active = time.monotonic()
+        if dead and _again:  # it died since ensure(): a new kernel (or the reason it cannot start)
+            return self.execute(notebook_id, cell_id, code, _again=False)
+        if dead:
+            self._emit(notebook_id, "error", {"cell_id": cell_id, "ename": "KernelUnavailable",
+                                              "evalue": k.death_reason or "the kernel could not start",
+                                              "traceback": [], "line": None})
+            self._emit(notebook_id, "cell_status", {"cell_id": cell_id, "status": "error", "duration_ms": 0.0})
+            return False
         if full:
             self._emit(notebook_id, "error", {"cell_id": cell_id, "ename": "QueueFull",
                                               "evalue": f"{MAX_QUEUED_CELLS} cells (or "
@@ -398,12 +743,12 @@ class KernelManager:
     def _pump(self, k):
         """Send the next queued cell if the kernel is ready and free."""
         with k.lock:
-            if k.dead or not k.ready.is_set() or k.running is not None or not k.queue:
+            if k.dead or not k.announced or k.running is not None or not k.queue:
                 return
             cell_id, code = k.queue.popleft()
             req = f"c{next(self._req)}"
-            k.running = {"cell_id": cell_id, "req": req, "t0": time.monotonic(), "out_bytes": 0,
-                         "truncated": False, "interrupted_at": None, "started": False,
+            k.running = {"cell_id": cell_id, "req": req, "t0": time.monotonic(), "out_bytes": {},
+                         "truncated": set(), "interrupted_at": None, "started": False,
                          "interrupt_pending": False}
             k.last_active = time.monotonic()
         self._emit(k.notebook_id, "cell_status", {"cell_id": cell_id, "status": "running"})
@@ -507,6 +852,19 @@ class KernelManager:
                 k.expected_exit = reason
             k.emit_dead = emit_dead
         self._cancel_queue(k, reason)
+        with self.lock:
+            unforked = k in self._waiting
+            if unforked:
+                self._waiting.remove(k)
+        if unforked:  # it never ran: nothing to stop, no reader to say it ended
+            with k.lock:
+                k.dead = True
+                k.death_reason = k.expected_exit
+            k.ready.set()
+            k.exited.set()
+            if emit_dead:
+                self._emit(k.notebook_id, "kernel_status", {"status": "dead", "reason": k.death_reason})
+            return
         k.send({"type": "shutdown"})
         k.kill()
 
@@ -533,17 +891,23 @@ class KernelManager:
             ks = list(self.kernels.items())
             self.kernels.clear()
             pool, self.pool = self.pool, []
+        self._pool_wake.set()
         for _, k in ks:
             self._end(k, "server shutting down")
         for k in pool:
             self._end(k, "server shutting down", emit_dead=False)
-        self._spawn_q.put(None)
-        for _, k in ks + [(None, p) for p in pool]:
+        with self._spawn_lock:
+            self._spawn_q.put(None)
+        deadline = time.monotonic() + 5
+        for k in [k for _, k in ks] + pool:
             if k.proc is not None:
                 try:
-                    k.proc.wait(5)
+                    k.proc.wait(max(0.0, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     pass
+        for k in [k for _, k in ks] + pool:  # their readers remove their cgroups
+            if k.proc is not None:
+                k.exited.wait(max(0.0, deadline - time.monotonic()))
 
     # -- reading ---------------------------------------------------------------------------------
     def _reader(self, k, fd):
@@ -613,23 +977,30 @@ class KernelManager:
             self._emit(k.notebook_id, "notice", {"cell_id": run["cell_id"],
                                                  "text": f"a message from the kernel was dropped: {problem}"[:2000]})
 
-    def _take_output(self, k, run, n):
-        """Count n bytes of a cell's output against its limit (the kernel enforces the limit itself;
-        this guards against a kernel that does not).  False, after one notice, once it is spent."""
-        limit = int(getattr(self.config, "output_limit_bytes", 1_000_000))
+    def _take_output(self, k, run, n, family="text"):
+        """Count n bytes of a cell's output against its budget for ``family`` (see
+        kernel_main.OUTPUT_SHARES; the kernel keeps the budgets itself, this guards against a kernel
+        that does not, with OUTPUT_SLACK bytes of slack).  False, after one notice, once it is spent."""
+        limit = output_limits(int(getattr(self.config, "output_limit_bytes", 1_000_000)))[family]
         with k.lock:
-            if run["truncated"]:
+            spent = run["out_bytes"]
+            if family in run["truncated"]:
                 return False
-            if run["out_bytes"] + n > limit + 65536:
-                run["truncated"] = True
-                notice = True
+            if spent.get(family, 0) + n > limit + OUTPUT_SLACK:
+                run["truncated"].add(family)
             else:
-                run["out_bytes"] += n
+                spent[family] = spent.get(family, 0) + n
                 return True
-        if notice:
-            self._emit(k.notebook_id, "notice", {"cell_id": run["cell_id"],
-                                                 "text": f"output truncated: the cell wrote more than {limit} bytes"})
+        self._emit(k.notebook_id, "notice", {"cell_id": run["cell_id"],
+                                             "text": f"output truncated: the cell wrote more than {limit:,} "
+                                                     f"bytes of {family} output"})
         return False
+
+    def _take_result(self, k, run, data):
+        """The representations of a display result that fit their budgets (None when none does)."""
+        sizes = bundle_sizes(data)
+        kept = {mime: v for mime, v in data.items() if self._take_output(k, run, sizes[mime], output_family(mime))}
+        return kept or None
 
     def _stream(self, k, run, name, text):
         if self._take_output(k, run, len(text.encode("utf-8", "replace"))):
@@ -646,12 +1017,23 @@ class KernelManager:
         t = m.type
         nb = k.notebook_id
         if t == "ready":
+            self._find_python_pid(k)
             with k.lock:
+                if k.became_ready:
+                    return  # said once
                 k.device = m.device
                 k.startup_s = time.monotonic() - k.start_t
-            self._find_python_pid(k)
-            k.ready.set()
-            if nb is not None:
+                k.became_ready = True
+                k.ready.set()
+                announce = k.start_said and not k.announced and not k.dead
+                k.announced = k.announced or announce
+            self._set_priority(k)  # before any cell is sent
+            self._start_done(k)
+            if k.pooled:
+                with self.lock:
+                    self._pool_failures = 0
+                self._pool_wake.set()  # the next one may start
+            if announce:
                 self._announce(k)
             return
         if t == "metrics":
@@ -684,9 +1066,9 @@ class KernelManager:
             self._stream(k, run, m.name, m.text)
         elif t == "result":
             k.execution_count = m.execution_count
-            size = sum(len(v) if isinstance(v, str) else len(json.dumps(v, default=str)) for v in m.data.values())
-            if self._take_output(k, run, size):
-                self._emit(nb, "result", {"cell_id": cell_id, "data": m.data, "execution_count": m.execution_count})
+            data = self._take_result(k, run, m.data)
+            if data:
+                self._emit(nb, "result", {"cell_id": cell_id, "data": data, "execution_count": m.execution_count})
         elif t == "error":
             self._emit(nb, "error", {"cell_id": cell_id, "ename": m.ename, "evalue": m.evalue,
                                      "traceback": m.traceback, "line": m.line})
@@ -712,6 +1094,13 @@ class KernelManager:
 
     # -- death -----------------------------------------------------------------------------------
     def _on_exit(self, k):
+        try:
+            self._exited(k)
+        finally:
+            k.exited.set()
+            self._start_done(k)
+
+    def _exited(self, k):
         proc = k.proc
         rc = None
         if proc is not None:
@@ -738,9 +1127,14 @@ class KernelManager:
         with self.lock:
             if k in self.pool:
                 self.pool.remove(k)
-            if nb is not None and self.kernels.get(nb) is k:
-                # keep the dead kernel registered so status() can say why; ensure() replaces it
-                pass
+            # a dead kernel stays registered under its notebook so status() can say why; ensure()
+            # replaces it
+        if k.pooled and nb is None:
+            if expected is None and not k.became_ready:
+                log.warning("a pool kernel failed to start: %s %s", reason,
+                            k.raw_tail.decode("utf-8", "replace")[-500:])
+                self._pool_failed()
+            self._pool_wake.set()
         if nb is None:
             return
         if run is not None:

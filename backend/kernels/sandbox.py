@@ -37,21 +37,43 @@ log = logging.getLogger(__name__)
 KERNELS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = KERNELS_DIR.parent.parent
 KERNEL_MAIN = KERNELS_DIR / "kernel_main.py"
+KERNEL_BOOT = KERNELS_DIR / "kernel_boot.py"  # runs KERNEL_MAIN from its cached bytecode
 KERNEL_UID_BASE = int(os.environ.get("GRADLAB_KERNEL_UID_BASE", "1000000"))
 KERNEL_UID_SLOTS = 50_000
 UNPRIV_UID = 65534
 
 _slot_lock = threading.Lock()
-_slot = [0]
+_slot = [os.getpid() * 7919 % KERNEL_UID_SLOTS]  # servers on one host start at different slots
 
 
 class SandboxUnavailable(RuntimeError):
     pass
 
 
+def _uids_in_use():
+    """Real uids of the processes on this host (another server's kernels included)."""
+    uids = set()
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/status") as f:
+                    for line in f:
+                        if line.startswith("Uid:"):
+                            uids.add(int(line.split()[1]))
+                            break
+            except (OSError, ValueError, IndexError):
+                pass
+    return uids
+
+
 def _next_uid():
+    """A kernel uid no process has (RLIMIT_NPROC counts all of a uid's processes, whoever started them)."""
+    busy = _uids_in_use()
     with _slot_lock:
-        _slot[0] = (_slot[0] + 1) % KERNEL_UID_SLOTS
+        for _ in range(KERNEL_UID_SLOTS):
+            _slot[0] = (_slot[0] + 1) % KERNEL_UID_SLOTS
+            if KERNEL_UID_BASE + _slot[0] not in busy:
+                break
         return KERNEL_UID_BASE + _slot[0]
 
 
@@ -178,7 +200,7 @@ def kernel_command(config, in_fd, out_fd, max_nodes=2000, seccomp_fd=None):
     """argv, env and preexec_fn for one kernel; raises SandboxUnavailable if bwrap can't run.
     ``seccomp_fd`` (see seccomp.filter_fd) is handed to bwrap, which installs the filter."""
     exe, _ = python_paths()
-    kargs = [str(KERNEL_MAIN), "--in-fd", str(in_fd), "--out-fd", str(out_fd),
+    kargs = [str(KERNEL_BOOT), "--in-fd", str(in_fd), "--out-fd", str(out_fd),
              "--output-limit", str(int(config.output_limit_bytes)), "--max-nodes", str(max_nodes),
              "--device", str(getattr(config, "device", "auto"))]
     mode = getattr(config, "sandbox", "bwrap")

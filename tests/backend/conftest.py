@@ -21,6 +21,10 @@ from pathlib import Path
 import pytest
 import requests
 
+if os.path.dirname(os.path.abspath(__file__)) not in sys.path:  # loaded by path (e2e, benches)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clients import make_client_session  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60
 
@@ -146,15 +150,6 @@ def server(tmp_path_factory, server_env):
         yield srv
     finally:
         srv.stop()
-
-
-def make_client_session(server):
-    s = requests.Session()
-    r = s.get(server.url + "/api/me", timeout=10)
-    r.raise_for_status()
-    s.owner = r.json()["owner"]
-    s.url = server.url
-    return s
 
 
 @pytest.fixture

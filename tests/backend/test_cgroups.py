@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from backend.kernels import cgroups
+from clients import make_client_session
 from kernel_events import bwrap_usable
 from test_realtime import START, Live, new_notebook, result_text
 
@@ -107,7 +108,6 @@ def kernel(server, tmp_path_factory):
     """A notebook with a running kernel: (live connection, notebook, its bwrap pid, its groups)."""
     if cgroups.available():
         pytest.skip(f"kernel cgroups unavailable here: {cgroups.available()}")
-    from conftest import make_client_session
     owner = make_client_session(server)
     nb = new_notebook(server, owner, cells=("",) * 12)
     c = Live(server, owner, "websocket")
@@ -325,7 +325,6 @@ def test_busy_kernel_does_not_starve_another(server, kernel):
     ca, nba, bwa, ga = kernel
     if not _has_cpu(ga["cpu"]):
         pytest.skip("no cpu controller for kernel cgroups here")
-    from conftest import make_client_session
     owner = make_client_session(server)
     nbb = new_notebook(server, owner, cells=("",) * 3)
     cb = Live(server, owner, "websocket")

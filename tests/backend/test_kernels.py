@@ -289,6 +289,26 @@ def test_display_results_share_the_cell_output_limit(km_1mb):
     assert stdout(ev, cid) == ""  # the limit is spent: later prints are not shown either
 
 
+def test_each_kind_of_output_has_its_own_budget(km_1mb):
+    """A log that spends the text budget does not hide the image after it; images over their budget
+    (2 MB with a 1 MB limit) are left out, saying so once, and later small ones are not shown."""
+    km, ev = km_1mb, km_1mb.ev
+    code = ("import base64, numpy as np\n"
+            "for i in range(30_000):\n    print('epoch', i, 'loss', 0.5 ** (i % 40))\n"
+            "display_image(np.zeros((16, 16, 3), np.uint8))\n"
+            "for _ in range(10):\n"
+            "    display_image(np.random.default_rng(0).integers(0, 255, (1000, 1000, 3), dtype=np.uint8))\n"
+            "display_image(np.ones((4, 4), np.uint8))\n")
+    cid, st = ev.run(km, "nb", code, timeout=120)
+    assert st["status"] == "done"
+    assert 900_000 < len(stdout(ev, cid).encode()) <= 1_000_000
+    pngs = [r["data"]["image/png"] for r in ev.of(cid, "result") if "image/png" in r["data"]]
+    assert len(pngs) == 1 and len(pngs[0]) < 1000  # the small image after the log
+    notes = [d["text"] for d in ev.of(cid, "notice")]
+    assert sum("image output limit of 2,000,000 bytes" in n for n in notes) == 1, notes
+    assert sum("bytes of text" in n or "more than 1000000 bytes" in n for n in notes) == 1, notes
+
+
 def test_server_caps_a_kernel_that_ignores_the_limit(km):
     ev = km.ev  # limit 20,000 bytes (+64 KiB slack on the server): the cell writes 5 x 50 KB results itself
     code = (PIPE_FD + "import json\nreq = display.__self__.req\n"

@@ -28,6 +28,9 @@ def main():
     import bench_server
 
     bench_server.main(sys.argv[1:])
+    import bench_load
+
+    bench_load.main(sys.argv[1:])
     import bench_frontend
 
     bench_frontend.main(sys.argv[1:])
