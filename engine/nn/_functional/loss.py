@@ -247,7 +247,7 @@ class SmoothL1LossBackward0(_PairLossNode):
     @staticmethod
     def pointwise(a, b, extra):
         z = abs(a - b)
-        return xp_of(z).where(z < extra, 0.5 * z * z / extra, z - 0.5 * extra)
+        return _where_arr(z < extra, 0.5 * z * z / extra, z - 0.5 * extra)
 
     def deriv(self, x, t):
         return ((x - t) / self.extra).clamp(-1, 1)
@@ -262,7 +262,7 @@ class HuberLossBackward0(_PairLossNode):
     @staticmethod
     def pointwise(a, b, extra):
         z = abs(a - b)
-        return xp_of(z).where(z < extra, 0.5 * z * z, extra * (z - 0.5 * extra))
+        return _where_arr(z < extra, 0.5 * z * z, extra * (z - 0.5 * extra))
 
     def deriv(self, x, t):
         return (x - t).clamp(-self.extra, self.extra)
@@ -339,9 +339,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
 
-    def fn(a, b):
-        z = abs(a - b)
-        return _where_arr(z < beta, 0.5 * z * z / beta, z - 0.5 * beta)
+    fn = partial(SmoothL1LossBackward0.pointwise, extra=beta)
 
     return _pair_loss(SmoothL1LossBackward0, ex_in, ex_t, red, fn, "smooth_l1_cpu", beta)
 
@@ -357,9 +355,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
 
-    def fn(a, b):
-        z = abs(a - b)
-        return _where_arr(z < delta, 0.5 * z * z, delta * (z - 0.5 * delta))
+    fn = partial(HuberLossBackward0.pointwise, extra=delta)
 
     if weight is None:
         return _pair_loss(HuberLossBackward0, ex_in, ex_t, _get_enum(reduction), fn, "huber_cpu", delta)
