@@ -5,6 +5,7 @@ contract is silent (export/import controls) the tests look for visible text and 
 see docs/frontend.md.
 """
 import json
+import os
 import re
 import time
 
@@ -127,6 +128,8 @@ def test_graph_step_backward_and_inspect(app):
         else:  # the last step's node may be shown active or already done
             expect(target).to_have_attribute("data-state", re.compile(r"^(active|done)$"))
         seen.append(target.get_attribute("data-node-id"))
+        if k == 1:  # the step card shows the engine's own rule for the node
+            expect(app.tid("step-card")).to_contain_text("grad_self = grad * exponent * self**(exponent - 1)")
         for earlier in seen[:-1]:
             expect(app.node(earlier)).to_have_attribute("data-state", "done")
     assert len(set(seen)) == 6, f"each step should activate a different node: {seen}"
