@@ -5,7 +5,6 @@ contract is silent (export/import controls) the tests look for visible text and 
 see docs/frontend.md.
 """
 import json
-import os
 import re
 import time
 
