@@ -33,9 +33,10 @@ goes, its newest idle kernels are stopped until it is back at ``kernel_pool_size
 wait for a kernel started for them nor while the host has less than max(kernel_memory_mb, 512 MB)
 of memory available, backing off after failed starts.  ``kernel_pool_size`` 0: no pool.
 
-Without a pool kernel, ``ensure`` returns at once too: the notebook's kernel is forked in the
-background, at most ``start_parallel`` (the number of cores, at least 2) at a time, first come
-first served -- forked all at once they would share the CPU and all be ready late.
+Without a pool kernel, the notebook's kernel is forked for it, at most ``start_parallel`` (the
+number of cores, at least 2) starting at a time, first come first served -- forked all at once
+they would share the CPU and all be ready late.  ``ensure`` returns once it is forked (a few ms),
+or at once when it has to wait its turn; either way it reports ``idle`` when ready.
 
 Pool kernels are started exactly as any kernel (sandbox, seccomp, cgroup, rlimits, own uid).  CPU
 priority follows what a kernel does (``_set_priority``): a pool kernel low (cgroup CPU weight
@@ -125,7 +126,7 @@ POOL_RETRY_MAX_S = 60.0      # the longest wait after failed pool starts (1, 2, 
 # CPU priority of a kernel by what it is doing (``KernelManager._set_priority``): cgroup CPU weights
 # (cgroup v2 cpu.weight; a kernel's group has cgroups.KERNEL_CPU_WEIGHT, 100, once it is ready)
 POOL_CPU_WEIGHT = 5          # a pool kernel: filling the pool yields to running cells
-START_CPU_WEIGHT = int(os.environ.get('XEXP_START_WEIGHT') or 400)       # a kernel a notebook waits for, until it is ready (no cell has run in it)
+START_CPU_WEIGHT = 400       # a kernel a notebook waits for, until it is ready (no cell has run in it)
 POOL_NICE = 10               # a pool kernel's niceness too, where the server may undo it (as root)
 POOL_MIN_FREE_MB = 512       # no kernel is pre-started below max(this, kernel_memory_mb) of available memory
 
@@ -383,28 +384,38 @@ class KernelManager:
 
     # -- notebooks' kernels wait their turn to start --------------------------------------------
     def _request_start(self, k):
-        """Fork notebook kernel ``k`` when its turn comes (at once unless many are starting)."""
+        """Fork notebook kernel ``k`` when its turn comes: now (returning once it is forked) unless
+        ``start_parallel`` kernels are starting already."""
         with self.lock:
             self._waiting.append(k)
-        self._start_waiting()
+        forked = self._start_waiting(own=k)
+        if forked is not None:
+            try:
+                forked.result()
+            except BaseException as e:
+                self._spawn_failed(None, k, e)
 
-    def _start_waiting(self):
-        """Fork the kernels that wait, oldest first, while fewer than ``start_parallel`` start."""
+    def _start_waiting(self, own=None):
+        """Fork the kernels that wait, oldest first, while fewer than ``start_parallel`` start.
+        A future of the fork of kernel ``own`` when it is one of them."""
+        import concurrent.futures
+        mine = None
         while True:
             with self.lock:
                 if self.closed or not self._waiting or self._starting >= self.start_parallel:
-                    return
+                    return mine
                 k = self._waiting.popleft()
                 self._starting += 1
                 k.counted = True
+            fut = concurrent.futures.Future() if k is own else None
             with self._spawn_lock:
-                if self.closed:
-                    closed = True
-                else:
-                    closed = False
-                    self._spawn_q.put((None, k))
+                closed = self.closed
+                if not closed:
+                    self._spawn_q.put((fut, k))
             if closed:
                 self._failed_start(k, "the server is shutting down")
+            elif fut is not None:
+                mine = fut
 
     def _start_done(self, k):
         """Kernel ``k`` is ready, or gone: the next waiting one may start."""
@@ -628,8 +639,8 @@ class KernelManager:
         """Start a kernel for the notebook unless it has a live one.  False if it can't start.
 
         A pool kernel is bound to the notebook at once (it never serves another); without one a
-        new kernel is forked here, outside the manager's lock.  Either way the kernel reports
-        ``starting``, then ``device`` and ``idle`` once it is ready."""
+        new kernel is forked for it, outside the manager's lock (see ``_request_start``).  Either
+        way the kernel reports ``starting``, then ``device`` and ``idle`` once it is ready."""
         with self.lock:
             k = self.kernels.get(notebook_id)
             if k is not None and not k.dead:

@@ -32,6 +32,7 @@ Run alone with ``.venv/bin/python tests/bench/bench_load.py --users 40``.
 """
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -299,6 +300,7 @@ def bench_load(users=40, cells=3, pool_size=None, pool_max=None, waves=1, settle
         return results
     finally:
         srv.stop()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def main(argv=()):
